@@ -1,0 +1,16 @@
+import { join } from 'node:path';
+
+/** Where a CA keeps its files. The root key may be moved offline after `init`: issuing never needs it. */
+export function caFiles(dir: string) {
+  return {
+    dir,
+    meta: join(dir, 'ca.json'),
+    rootCert: join(dir, 'root.crt.pem'),
+    rootKey: join(dir, 'root.key.pem'),
+    issuingCert: join(dir, 'issuing.crt.pem'),
+    issuingKey: join(dir, 'issuing.key.pem'),
+    serverCert: join(dir, 'server.crt.pem'),
+    serverKey: join(dir, 'server.key.pem'),
+    revoked: join(dir, 'revoked.json'),
+  };
+}

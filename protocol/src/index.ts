@@ -1,0 +1,130 @@
+// Wire schemas shared by the relay, the operator and the console.
+// Every message that crosses the link is parsed with one of these before it is trusted.
+import { z } from 'zod';
+
+/** How far a request's timestamp may be from the receiver's clock before it is refused as a replay. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+/** The largest Socket.IO frame either side accepts; anything bigger closes the connection. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+/** Engine.IO heartbeat: the relay pings every 30 s and drops an operator silent for longer than that plus the timeout. */
+export const HEARTBEAT_INTERVAL_MS = 30_000;
+export const HEARTBEAT_TIMEOUT_MS = 20_000;
+export const OPERATOR_NAMESPACE = '/operator';
+
+export const ErrorCode = z.enum([
+  'BAD_REQUEST',
+  'UNAUTHENTICATED',
+  'INVALID_API_KEY',
+  'API_KEY_REVOKED',
+  'FINGERPRINT_MISMATCH',
+  'CLIENT_CERT_REQUIRED',
+  'CERT_REVOKED',
+  'CERT_EXPIRED',
+  'CERT_UNKNOWN_OPERATOR',
+  'REPLAYED_REQUEST',
+  'CLOCK_SKEW',
+  'OPERATOR_NOT_FOUND',
+  'OPERATOR_OFFLINE',
+  'OPERATOR_TIMEOUT',
+  'ALREADY_EXISTS',
+  'RATE_LIMITED',
+  'INTERNAL',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** The only error shape that leaves a process: a code a program can branch on and a sentence a person can act on. */
+export const WireError = z.object({ code: ErrorCode, message: z.string().max(1000) });
+export type WireError = z.infer<typeof WireError>;
+
+const nonce = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{22,64}$/, 'a nonce is 22 to 64 base64url characters (at least 128 random bits)');
+
+/** Freshness fields carried by every request, checked against the clock and the shared nonce store. */
+export const Freshness = z.object({ ts: z.number().int().positive(), nonce });
+export type Freshness = z.infer<typeof Freshness>;
+
+const pem = (label: string, max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => s.includes(`-----BEGIN ${label}-----`), `expected a PEM ${label}`);
+
+export const Fingerprint = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'a host fingerprint is 64 lowercase hex digits');
+
+export const EnrollRequest = Freshness.extend({
+  apiKey: z.string().min(1).max(200),
+  csr: pem('CERTIFICATE REQUEST', 16 * 1024),
+  fingerprint: Fingerprint,
+});
+export type EnrollRequest = z.infer<typeof EnrollRequest>;
+
+export const IssuedCertificate = z.object({
+  operatorId: z.string(),
+  org: z.string(),
+  name: z.string(),
+  certificate: z.string(),
+  /** Issuing CA then root, so the operator can present and check the full chain. */
+  chain: z.array(z.string()),
+  notAfter: z.string(),
+});
+export type IssuedCertificate = z.infer<typeof IssuedCertificate>;
+
+export const RenewRequest = Freshness.extend({ csr: pem('CERTIFICATE REQUEST', 16 * 1024) });
+export type RenewRequest = z.infer<typeof RenewRequest>;
+
+/** What the relay may ask of an operator. The list grows with the executor; anything else is refused. */
+export const RelayRequest = Freshness.extend({ id: z.string().uuid(), kind: z.enum(['facts']) });
+export type RelayRequest = z.infer<typeof RelayRequest>;
+
+export const HostFacts = z.object({
+  hostname: z.string(),
+  platform: z.string(),
+  release: z.string(),
+  arch: z.string(),
+  cpus: z.number().int(),
+  totalMemoryBytes: z.number(),
+  uptimeSeconds: z.number(),
+  operatorVersion: z.string(),
+  nodeVersion: z.string(),
+});
+export type HostFacts = z.infer<typeof HostFacts>;
+
+/** Every acknowledgement is either a result or a WireError, never a thrown exception. */
+export const ackOf = <T extends z.ZodTypeAny>(result: T) =>
+  z.union([z.object({ ok: z.literal(true), result }), z.object({ ok: z.literal(false), error: WireError })]);
+
+export const OperatorEvents = {
+  /** relay → operator: a RelayRequest, acknowledged with ackOf(HostFacts). */
+  request: 'relay:request',
+  /** relay → operator: finish and exit; sent by `operator stop`. */
+  stop: 'relay:stop',
+  /** operator → relay: a RenewRequest, acknowledged with ackOf(IssuedCertificate). */
+  renew: 'operator:renew',
+} as const;
+
+export const OperatorSlot = z.object({
+  id: z.string(),
+  org: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  fingerprint: z.string().nullable(),
+  keyState: z.enum(['active', 'revoked']),
+  connected: z.boolean(),
+  lastSeenAt: z.string().nullable(),
+});
+export type OperatorSlot = z.infer<typeof OperatorSlot>;
+
+const slug = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9-]{0,62}$/,
+    'use 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit',
+  );
+
+export const CreateOperatorRequest = z.object({ org: slug, name: slug });
+export type CreateOperatorRequest = z.infer<typeof CreateOperatorRequest>;
+
+export { freshNonce } from './nonce.ts';
