@@ -38,10 +38,10 @@ interface LeafSpec {
   extensions: Extension[];
 }
 
-/** A positive 127-bit serial: random so that serials never collide across replicas and reveal nothing. */
+/** A positive serial of 126 random bits whose first byte has no leading zero, so every tool prints it the same way. */
 function newSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) | 0x01;
+  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
   return bytes.toString('hex');
 }
 

@@ -1,0 +1,202 @@
+import { writeFileSync } from 'node:fs';
+import type { HostFacts, OperatorSlot } from '@dropops/protocol';
+import {
+  ExitCode,
+  required,
+  runProgram,
+  type Command,
+  type Program,
+  type Values,
+} from '@dropops/protocol/cli';
+import { PkiError } from '@dropops/pki';
+import { AdminClient, AdminClientError, relayInfoPath } from './admin-client.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { startAppliance } from './start.ts';
+
+const dataDirOption = { 'data-dir': { type: 'string' as const }, url: { type: 'string' as const } };
+const jsonOption = { json: { type: 'boolean' as const } };
+
+function client(values: Values): AdminClient {
+  const config = loadConfig({ dataDir: values['data-dir'] });
+  return new AdminClient(config.dataDir, values.url as string | undefined);
+}
+
+const print = (text: string): void => {
+  process.stdout.write(text + '\n');
+};
+const enrollHint = (relay: { url: string; caPin: string }, apiKey: string) =>
+  `On the server, as the user the operator should run as:\n  npx dropops-operator enroll --relay ${relay.url} --api-key ${apiKey} --ca-pin ${relay.caPin}\n  npx dropops-operator run`;
+
+function slotCommand(
+  summary: string,
+  path: string,
+  show: (result: never, values: Values, admin: AdminClient) => void,
+): Command {
+  return {
+    summary,
+    usage: 'OPERATOR [--data-dir DIR] [--url URL] [--json]',
+    details: 'OPERATOR is an id, a name, or org/name.',
+    options: { ...dataDirOption, ...jsonOption },
+    async run(values, [ref]) {
+      if (!ref) throw new AdminClientError('BAD_ARGUMENT', 'name the operator (id, name or org/name).');
+      const admin = client(values);
+      const result = await admin.call<never>('POST', `/api/operators/${encodeURIComponent(ref)}/${path}`);
+      if (values.json) print(JSON.stringify(result, null, 2));
+      else show(result, values, admin);
+    },
+  };
+}
+
+const program: Program = {
+  name: 'dropops-appliance',
+  summary: 'the DropOps relay and its admin verbs',
+  exitCodeOf(err) {
+    if (err instanceof ConfigError) return ExitCode.usage;
+    if (err instanceof AdminClientError) {
+      return ['APPLIANCE_NOT_FOUND', 'APPLIANCE_UNREACHABLE', 'OPERATOR_OFFLINE'].includes(err.code)
+        ? ExitCode.unavailable
+        : ExitCode.failed;
+    }
+    if (err instanceof PkiError) return ExitCode.failed;
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return ExitCode.unavailable;
+    return undefined;
+  },
+  commands: {
+    start: {
+      summary: 'run the relay (creates the CA and server certificate on first start)',
+      usage: '[--data-dir DIR] [--host ADDR] [--port N] [--dns NAMES] [--ip ADDRS] [--database-url URL]',
+      details: [
+        'Defaults: data dir ./.dropops-appliance, 127.0.0.1:8443, embedded PGlite.',
+        'Every flag has an environment twin: DROPOPS_DATA_DIR, DROPOPS_HOST, DROPOPS_PORT, DROPOPS_DNS_NAMES,',
+        'DROPOPS_IP_ADDRESSES, DROPOPS_TRUST_DOMAIN, DATABASE_URL, DROPOPS_OPERATOR_CERT_HOURS, DROPOPS_LOG_LEVEL.',
+      ].join('\n'),
+      options: {
+        'data-dir': { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        dns: { type: 'string' },
+        ip: { type: 'string' },
+        'database-url': { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      async run(values) {
+        const config = loadConfig({
+          dataDir: values['data-dir'],
+          host: values.host,
+          port: values.port,
+          dnsNames: values.dns,
+          ipAddresses: values.ip,
+          databaseUrl: values['database-url'],
+          logLevel: values['log-level'],
+        });
+        const appliance = await startAppliance(config);
+        writeFileSync(
+          relayInfoPath(config.dataDir),
+          JSON.stringify({ url: appliance.url, caPin: appliance.caPin }, null, 2) + '\n',
+        );
+        print(
+          [
+            `DropOps appliance running at ${appliance.url} (database: ${appliance.db.kind}, data: ${config.dataDir})`,
+            `Console: ${appliance.url}/ (the console arrives with the console issue; the REST API is live)`,
+            `CA pin: ${appliance.caPin}`,
+            'Create an operator slot for a server:',
+            `  npx dropops-appliance operator create --org ORG --name NAME${values['data-dir'] ? ` --data-dir ${values['data-dir']}` : ''}`,
+            'Stop with Ctrl-C.',
+          ].join('\n'),
+        );
+        await new Promise<void>((resolve) => {
+          const shutdown = () => resolve();
+          process.once('SIGINT', shutdown);
+          process.once('SIGTERM', shutdown);
+        });
+        await appliance.close();
+      },
+    },
+    'operator create': {
+      summary: 'create an operator slot and print its API key (shown once)',
+      usage: '--org ORG --name NAME [--data-dir DIR] [--url URL] [--json]',
+      options: { ...dataDirOption, ...jsonOption, org: { type: 'string' }, name: { type: 'string' } },
+      async run(values) {
+        const admin = client(values);
+        const result = await admin.call<{ operator: OperatorSlot; apiKey: string }>(
+          'POST',
+          '/api/operators',
+          {
+            org: required(values, 'org'),
+            name: required(values, 'name'),
+          },
+        );
+        if (values.json) return print(JSON.stringify({ ...result, relay: admin.relay }, null, 2));
+        print(`operator ${result.operator.org}/${result.operator.name} created (id ${result.operator.id})`);
+        print(`API key (shown once, bound to the first host that enrolls with it): ${result.apiKey}`);
+        print(enrollHint(admin.relay, result.apiKey));
+      },
+    },
+    'operator list': {
+      summary: 'list operator slots with their key state and connection',
+      usage: '[--data-dir DIR] [--url URL] [--json]',
+      options: { ...dataDirOption, ...jsonOption },
+      async run(values) {
+        const { operators } = await client(values).call<{ operators: OperatorSlot[] }>(
+          'GET',
+          '/api/operators',
+        );
+        if (values.json) return print(JSON.stringify(operators, null, 2));
+        if (operators.length === 0)
+          return print('no operators yet; create one with `dropops-appliance operator create`.');
+        for (const o of operators) {
+          print(
+            `${`${o.org}/${o.name}`.padEnd(32)} ${o.id}  key ${o.keyState.padEnd(7)} ${o.connected ? 'connected' : 'offline  '}  host ${o.fingerprint ? o.fingerprint.slice(0, 12) : '(not enrolled)'}`,
+          );
+        }
+      },
+    },
+    'operator refresh-key': slotCommand(
+      'issue a new API key, revoke the old one and its certificates, and free the host binding',
+      'refresh-key',
+      (result: { operator: OperatorSlot; apiKey: string }, _values, admin) => {
+        print(
+          `new API key for ${result.operator.org}/${result.operator.name} (shown once): ${result.apiKey}`,
+        );
+        print(enrollHint(admin.relay, result.apiKey));
+      },
+    ),
+    'operator revoke-key': slotCommand(
+      "revoke the operator's key and certificates and disconnect it now",
+      'revoke-key',
+      (result: { operator: OperatorSlot; revokedSerials: string[] }) =>
+        print(
+          `key of ${result.operator.org}/${result.operator.name} revoked; ${result.revokedSerials.length} certificate(s) revoked; disconnected.`,
+        ),
+    ),
+    'operator stop': slotCommand('ask a connected operator to exit', 'stop', (result: { stopping: string }) =>
+      print(`asked operator ${result.stopping} to stop.`),
+    ),
+    'operator ping': slotCommand(
+      "fetch the host's facts through the live link (relay → operator → relay)",
+      'ping',
+      (result: { operator: OperatorSlot; facts: HostFacts; roundTripMs: number }) => {
+        const f = result.facts;
+        print(
+          `${result.operator.org}/${result.operator.name}: ${f.hostname} ${f.platform} ${f.release} ${f.arch}, ${f.cpus} CPU, ${Math.round(f.totalMemoryBytes / 2 ** 20)} MiB, up ${Math.round(f.uptimeSeconds)} s, operator ${f.operatorVersion} on Node ${f.nodeVersion}`,
+        );
+        print(`round trip ${result.roundTripMs.toFixed(2)} ms`);
+      },
+    ),
+    'operator revoke-cert': {
+      summary: 'revoke one operator certificate by serial and disconnect its holder',
+      usage: 'SERIAL [--data-dir DIR] [--url URL]',
+      options: dataDirOption,
+      async run(values, [serial]) {
+        if (!serial) throw new AdminClientError('BAD_ARGUMENT', 'name the certificate serial to revoke.');
+        const result = await client(values).call<{ revoked: string }>(
+          'POST',
+          `/api/certificates/${encodeURIComponent(serial)}/revoke`,
+        );
+        print(`certificate ${result.revoked} revoked.`);
+      },
+    },
+  },
+};
+
+export const main = (argv: string[]) => runProgram(program, argv);

@@ -1,0 +1,39 @@
+import type { ErrorCode } from '@dropops/protocol';
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_API_KEY: 401,
+  API_KEY_REVOKED: 403,
+  FINGERPRINT_MISMATCH: 403,
+  CLIENT_CERT_REQUIRED: 401,
+  CERT_REVOKED: 403,
+  CERT_EXPIRED: 403,
+  CERT_UNKNOWN_OPERATOR: 403,
+  REPLAYED_REQUEST: 409,
+  CLOCK_SKEW: 400,
+  OPERATOR_NOT_FOUND: 404,
+  OPERATOR_OFFLINE: 409,
+  OPERATOR_TIMEOUT: 504,
+  ALREADY_EXISTS: 409,
+  RATE_LIMITED: 429,
+};
+
+/** A refusal the relay explains to its caller: the code travels on the wire, the message is for a person. */
+export class RelayError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RelayError';
+  }
+
+  get status(): number {
+    return HTTP_STATUS[this.code] ?? 500;
+  }
+
+  toWire() {
+    return { code: this.code, message: this.message };
+  }
+}

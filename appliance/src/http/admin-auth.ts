@@ -1,0 +1,35 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writePrivateKey } from '@dropops/pki';
+import type { Middleware } from 'koa';
+import { RelayError } from '../errors.ts';
+
+export const adminTokenPath = (dataDir: string) => join(dataDir, 'admin.token');
+
+/**
+ * The admin CLI's credential: a random token in the data dir, readable only by the appliance's user.
+ * Whoever can read it already controls the appliance's files; the console's OIDC sessions replace it for people.
+ */
+export function ensureAdminToken(dataDir: string): string {
+  const path = adminTokenPath(dataDir);
+  if (!existsSync(path)) writePrivateKey(path, randomBytes(32).toString('base64url') + '\n');
+  return readFileSync(path, 'utf8').trim();
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+export function requireAdmin(token: string): Middleware {
+  const expected = digest(token);
+  return async (ctx, next) => {
+    const header = ctx.get('authorization');
+    const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!presented || !timingSafeEqual(digest(presented), expected)) {
+      throw new RelayError(
+        'UNAUTHENTICATED',
+        'admin routes need the token from the data dir (admin.token); the dropops-appliance CLI sends it.',
+      );
+    }
+    await next();
+  };
+}

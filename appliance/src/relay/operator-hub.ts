@@ -1,0 +1,259 @@
+import { randomUUID, X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import {
+  ackOf,
+  freshNonce,
+  HostFacts,
+  IssuedCertificate,
+  OPERATOR_NAMESPACE,
+  OperatorEvents,
+  RenewRequest,
+  type ErrorCode,
+  type WireError,
+} from '@dropops/protocol';
+import { isRevoked, normaliseSerial, operatorIdentityOf, type CertificateAuthority } from '@dropops/pki';
+import type { Logger } from 'pino';
+import type { Namespace, Server, Socket } from 'socket.io';
+import { RelayError } from '../errors.ts';
+import type { OperatorCertificates } from '../operators/certificates.ts';
+import type { SlotStore } from '../operators/slots.ts';
+import type { ReplayGuard } from '../security/replay.ts';
+import { parseInput } from '../validation.ts';
+
+interface OperatorSession {
+  slotId: string;
+  org: string;
+  serial: string;
+  fingerprint: string;
+}
+
+interface Deps {
+  ca: CertificateAuthority;
+  slots: SlotStore;
+  certificates: OperatorCertificates;
+  replay: ReplayGuard;
+  log: Logger;
+  requestTimeoutMs: number;
+}
+
+function refusal(code: ErrorCode, message: string): Error & { data: WireError } {
+  return Object.assign(new Error(message), { data: { code, message } });
+}
+
+const FactsAck = ackOf(HostFacts);
+
+/**
+ * The `/operator` namespace: only operators holding a live, unrevoked certificate from the issuing CA,
+ * for a slot whose key is active and whose host binding matches, get past the handshake.
+ */
+export class OperatorHub {
+  private readonly live = new Map<string, Socket>();
+  private readonly namespace: Namespace;
+  private readonly issuing: X509Certificate;
+
+  constructor(
+    io: Server,
+    private readonly deps: Deps,
+  ) {
+    this.issuing = new X509Certificate(deps.ca.issuingCertPem);
+    this.namespace = io.of(OPERATOR_NAMESPACE);
+    this.namespace.use((socket, next) => {
+      this.authenticate(socket).then(
+        (session) => {
+          socket.data = session;
+          next();
+        },
+        (err: unknown) => {
+          const wire =
+            err instanceof RelayError
+              ? err.toWire()
+              : {
+                  code: 'INTERNAL' as const,
+                  message: 'the relay failed to check this connection; retry later.',
+                };
+          deps.log.warn(
+            {
+              code: wire.code,
+              remote: socket.handshake.address,
+              err: err instanceof RelayError ? undefined : err,
+            },
+            `operator refused: ${wire.message}`,
+          );
+          next(refusal(wire.code, wire.message));
+        },
+      );
+    });
+    this.namespace.on('connection', (socket) => this.accept(socket));
+  }
+
+  private async authenticate(socket: Socket): Promise<OperatorSession> {
+    const tls = socket.request.socket as TLSSocket;
+    const cert = typeof tls.getPeerX509Certificate === 'function' ? tls.getPeerX509Certificate() : undefined;
+    if (!cert || !tls.authorized) {
+      throw new RelayError(
+        'CLIENT_CERT_REQUIRED',
+        'the operator namespace needs a client certificate from this appliance; enroll first with `dropops-operator enroll`.',
+      );
+    }
+    const identity = operatorIdentityOf(cert);
+    if (!identity || identity.trustDomain !== this.deps.ca.trustDomain || !cert.checkIssued(this.issuing)) {
+      throw new RelayError(
+        'CERT_UNKNOWN_OPERATOR',
+        'the client certificate is not an operator certificate of this appliance; enroll again.',
+      );
+    }
+    const serial = normaliseSerial(cert.serialNumber);
+    const record = await this.deps.slots.certificate(serial);
+    if (record?.revoked_at || isRevoked(this.deps.ca.dir, serial)) {
+      throw new RelayError(
+        'CERT_REVOKED',
+        'this operator certificate has been revoked; ask an admin for a new key and enroll again.',
+      );
+    }
+    if (
+      !record ||
+      record.operator_id !== identity.operatorId ||
+      record.fingerprint !== identity.fingerprint
+    ) {
+      throw new RelayError(
+        'CERT_UNKNOWN_OPERATOR',
+        'the relay has no record of this certificate; enroll again.',
+      );
+    }
+    const slot = await this.deps.slots.get(identity.operatorId);
+    if (!slot)
+      throw new RelayError(
+        'OPERATOR_NOT_FOUND',
+        'this operator slot no longer exists; ask an admin to create one.',
+      );
+    if (!slot.api_key_hash)
+      throw new RelayError(
+        'API_KEY_REVOKED',
+        `the key of operator "${slot.name}" was revoked; ask an admin for refresh-key.`,
+      );
+    if (slot.fingerprint !== identity.fingerprint) {
+      throw new RelayError(
+        'FINGERPRINT_MISMATCH',
+        `operator "${slot.name}" is registered to another host; re-register it with refresh-key.`,
+      );
+    }
+    return { slotId: slot.id, org: slot.org, serial, fingerprint: identity.fingerprint };
+  }
+
+  private accept(socket: Socket): void {
+    const session = socket.data as OperatorSession;
+    const previous = this.live.get(session.slotId);
+    if (previous && previous.id !== socket.id) previous.disconnect(true);
+    this.live.set(session.slotId, socket);
+    this.deps.log.info({ operatorId: session.slotId, serial: session.serial }, 'operator connected');
+    void this.deps.slots.touch(session.slotId).catch(() => {});
+    socket.conn.on('packet', (packet: { type: string }) => {
+      if (packet.type === 'pong') void this.deps.slots.touch(session.slotId).catch(() => {});
+    });
+    socket.on(OperatorEvents.renew, (payload: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return;
+      this.renew(session, payload).then(
+        (result) => ack({ ok: true, result }),
+        (err: unknown) => ack({ ok: false, error: this.toWire(err, session) }),
+      );
+    });
+    socket.on('disconnect', (reason) => {
+      if (this.live.get(session.slotId) === socket) this.live.delete(session.slotId);
+      this.deps.log.info({ operatorId: session.slotId, reason }, 'operator disconnected');
+    });
+  }
+
+  private toWire(err: unknown, session: OperatorSession): WireError {
+    if (err instanceof RelayError) {
+      this.deps.log.warn({ operatorId: session.slotId, code: err.code }, err.message);
+      return err.toWire();
+    }
+    this.deps.log.error({ operatorId: session.slotId, err }, 'operator request failed');
+    return { code: 'INTERNAL', message: 'the relay failed to handle the request; retry later.' };
+  }
+
+  /** Renewal re-checks everything the handshake checked: a revoked certificate cannot renew itself. */
+  private async renew(session: OperatorSession, payload: unknown): Promise<IssuedCertificate> {
+    const request = parseInput(RenewRequest, payload, 'renewal request');
+    await this.deps.replay.check(request);
+    const record = await this.deps.slots.certificate(session.serial);
+    const slot = await this.deps.slots.get(session.slotId);
+    if (!record || record.revoked_at || isRevoked(this.deps.ca.dir, session.serial) || !slot?.api_key_hash) {
+      throw new RelayError(
+        'CERT_REVOKED',
+        'this operator certificate has been revoked; it cannot be renewed.',
+      );
+    }
+    if (slot.fingerprint !== session.fingerprint) {
+      throw new RelayError('FINGERPRINT_MISMATCH', 'the slot is no longer bound to this host; enroll again.');
+    }
+    return IssuedCertificate.parse(
+      await this.deps.certificates.issue(slot, request.csr, session.fingerprint),
+    );
+  }
+
+  isConnected(slotId: string): boolean {
+    return this.live.has(slotId);
+  }
+
+  private socketOf(slotId: string): Socket {
+    const socket = this.live.get(slotId);
+    if (!socket)
+      throw new RelayError(
+        'OPERATOR_OFFLINE',
+        'that operator is not connected; start it with `dropops-operator run` on its host.',
+      );
+    return socket;
+  }
+
+  /** relay → operator → relay: asks the live operator for its host facts. */
+  async facts(slotId: string): Promise<HostFacts> {
+    const socket = this.socketOf(slotId);
+    let reply: unknown;
+    try {
+      reply = await socket
+        .timeout(this.deps.requestTimeoutMs)
+        .emitWithAck(OperatorEvents.request, { id: randomUUID(), kind: 'facts', ...freshNonce() });
+    } catch {
+      throw new RelayError(
+        'OPERATOR_TIMEOUT',
+        `the operator did not answer within ${this.deps.requestTimeoutMs} ms; check its host and network.`,
+      );
+    }
+    const ack = FactsAck.safeParse(reply);
+    if (!ack.success)
+      throw new RelayError('INTERNAL', 'the operator sent a malformed answer; check its version.');
+    if (!ack.data.ok)
+      throw new RelayError(ack.data.error.code, `the operator refused: ${ack.data.error.message}`);
+    return ack.data.result;
+  }
+
+  /** Asks the operator to finish and exit. */
+  stop(slotId: string): void {
+    const socket = this.socketOf(slotId);
+    socket.emit(OperatorEvents.stop, { reason: 'stopped by an admin' });
+    // The operator closes the link itself; cut it if it does not.
+    setTimeout(() => socket.connected && socket.disconnect(true), 5_000).unref();
+  }
+
+  /** Cuts an operator off at once, for revocations. */
+  disconnect(slotId: string, reason: string): boolean {
+    const socket = this.live.get(slotId);
+    if (!socket) return false;
+    this.deps.log.warn({ operatorId: slotId }, `disconnecting operator: ${reason}`);
+    socket.disconnect(true);
+    return true;
+  }
+
+  /** Cuts off every live operator whose certificate serial is now on the CA's revocation list. */
+  disconnectRevoked(): void {
+    for (const [slotId, socket] of this.live) {
+      if (isRevoked(this.deps.ca.dir, (socket.data as OperatorSession).serial))
+        this.disconnect(slotId, 'certificate revoked');
+    }
+  }
+
+  connectedCount(): number {
+    return this.live.size;
+  }
+}

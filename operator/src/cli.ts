@@ -1,0 +1,71 @@
+import { ExitCode, required, runProgram, type Program, type Values } from '@dropops/protocol/cli';
+import pino from 'pino';
+import { enroll } from './enroll.ts';
+import { OperatorError } from './errors.ts';
+import { runOperator } from './link/run.ts';
+
+const dirOption = { dir: { type: 'string' as const } };
+const stateDir = (values: Values) => (typeof values.dir === 'string' ? values.dir : '.dropops');
+
+const UNAVAILABLE = new Set(['RELAY_UNREACHABLE', 'NOT_ENROLLED']);
+
+const program: Program = {
+  name: 'dropops-operator',
+  summary: 'the DropOps agent: dials out to the appliance, opens no port',
+  exitCodeOf: (err) =>
+    err instanceof OperatorError
+      ? UNAVAILABLE.has(err.code)
+        ? ExitCode.unavailable
+        : ExitCode.failed
+      : undefined,
+  commands: {
+    enroll: {
+      summary: 'make a key pair here and get a certificate from the appliance',
+      usage: '--relay URL --api-key KEY --ca-pin PIN [--dir DIR] [--force]',
+      details: 'DIR defaults to ./.dropops. The private key is made on this host and never leaves it.',
+      options: {
+        ...dirOption,
+        relay: { type: 'string' },
+        'api-key': { type: 'string' },
+        'ca-pin': { type: 'string' },
+        force: { type: 'boolean' },
+      },
+      async run(values) {
+        const result = await enroll({
+          relay: required(values, 'relay'),
+          apiKey: required(values, 'api-key'),
+          caPin: required(values, 'ca-pin'),
+          dir: stateDir(values),
+          force: values.force === true,
+        });
+        process.stdout.write(
+          `enrolled as ${result.org}/${result.name} (${result.operatorId}); start with \`dropops-operator run\`.\n`,
+        );
+      },
+    },
+    run: {
+      summary: 'connect to the appliance and serve it until Ctrl-C or a remote stop',
+      usage: '[--dir DIR]',
+      options: dirOption,
+      async run(values) {
+        const log = pino(
+          { level: process.env.DROPOPS_LOG_LEVEL ?? 'info', base: { service: 'operator' } },
+          pino.destination(2),
+        );
+        const controller = new AbortController();
+        const interrupt = () => controller.abort();
+        process.once('SIGINT', interrupt);
+        process.once('SIGTERM', interrupt);
+        try {
+          const outcome = await runOperator({ dir: stateDir(values), log, signal: controller.signal });
+          log.info({ outcome }, 'operator exiting');
+        } finally {
+          process.off('SIGINT', interrupt);
+          process.off('SIGTERM', interrupt);
+        }
+      },
+    },
+  },
+};
+
+export const main = (argv: string[]) => runProgram(program, argv);

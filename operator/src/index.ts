@@ -1,0 +1,6 @@
+export { enroll, type EnrollOptions } from './enroll.ts';
+export { runOperator, type RunOptions, type RunOutcome } from './link/run.ts';
+export { OperatorError } from './errors.ts';
+export { hostFingerprint, fingerprintOf, hostIdentitySources } from './identity/fingerprint.ts';
+export { stateFiles, readEnrollment } from './identity/state.ts';
+export { main } from './cli.ts';

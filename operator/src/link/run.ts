@@ -1,0 +1,251 @@
+import { X509Certificate } from 'node:crypto';
+import { createCsr, generateKeyPair } from '@dropops/pki';
+import {
+  ackOf,
+  freshNonce,
+  IssuedCertificate,
+  OPERATOR_NAMESPACE,
+  OperatorEvents,
+  RelayRequest,
+  type WireError,
+} from '@dropops/protocol';
+import type { Logger } from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import { OperatorError } from '../errors.ts';
+import { hostFacts } from '../facts.ts';
+import { hostFingerprint } from '../identity/fingerprint.ts';
+import {
+  certificateFingerprint,
+  readEnrollment,
+  saveCredentials,
+  stateFiles,
+  type Credentials,
+  type Enrollment,
+} from '../identity/state.ts';
+import { SeenNonces } from './freshness.ts';
+import { acquireLock } from './lock.ts';
+import { parseRelayUrl, pinnedTlsOptions } from './pinned-tls.ts';
+
+/** Refusals that retrying cannot cure: the operator exits and says what a person must do. */
+const FATAL = new Set([
+  'CERT_REVOKED',
+  'API_KEY_REVOKED',
+  'FINGERPRINT_MISMATCH',
+  'CERT_UNKNOWN_OPERATOR',
+  'OPERATOR_NOT_FOUND',
+  'CLIENT_CERT_REQUIRED',
+]);
+
+export type RunOutcome = 'stopped' | 'interrupted';
+
+export interface RunOptions {
+  dir: string;
+  log: Logger;
+  signal?: AbortSignal;
+  /** Defaults to this host's fingerprint. */
+  fingerprint?: string;
+  /** Called on every successful (re)connection; tests and the CLI use it. */
+  onConnected?: () => void;
+}
+
+const RenewAck = ackOf(IssuedCertificate);
+const BACKOFF = { reconnectionDelay: 1_000, reconnectionDelayMax: 30_000, randomizationFactor: 0.5 } as const;
+
+/**
+ * Dials the relay and serves it until stopped. Only outbound: the operator opens no port. Reconnects with
+ * capped exponential backoff and jitter, renews its certificate at two thirds of its remaining life, and
+ * leaves no lock, timer or socket behind when it returns.
+ */
+export async function runOperator(options: RunOptions): Promise<RunOutcome> {
+  const files = stateFiles(options.dir);
+  const { enrollment, credentials: initial } = readEnrollment(options.dir);
+  const fingerprint = options.fingerprint ?? hostFingerprint();
+  if (certificateFingerprint(initial.certPem) !== fingerprint) {
+    throw new OperatorError(
+      'HOST_CHANGED',
+      `${files.dir} was enrolled on another host; enroll this host with its own API key.`,
+    );
+  }
+  const releaseLock = acquireLock(files.lock);
+  const link = new OperatorLink(enrollment, initial, options);
+  try {
+    return await link.run();
+  } finally {
+    releaseLock();
+  }
+}
+
+class OperatorLink {
+  private socket: Socket | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly nonces = new SeenNonces();
+  private readonly address;
+  private finish!: (outcome: RunOutcome | OperatorError) => void;
+
+  constructor(
+    private readonly enrollment: Enrollment,
+    private credentials: Credentials,
+    private readonly options: RunOptions,
+  ) {
+    this.address = parseRelayUrl(enrollment.relay);
+  }
+
+  run(): Promise<RunOutcome> {
+    return new Promise<RunOutcome>((resolve, reject) => {
+      const onAbort = () => this.finish('interrupted');
+      this.finish = (outcome) => {
+        this.options.signal?.removeEventListener('abort', onAbort);
+        this.close();
+        if (outcome instanceof OperatorError) reject(outcome);
+        else resolve(outcome);
+      };
+      if (this.options.signal?.aborted) return this.finish('interrupted');
+      this.options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.checkNotExpired();
+      this.open();
+      this.scheduleRenewal();
+    });
+  }
+
+  private get log() {
+    return this.options.log;
+  }
+
+  private checkNotExpired(): void {
+    const notAfter = new Date(new X509Certificate(this.credentials.certPem).validTo);
+    if (notAfter.getTime() <= Date.now()) {
+      throw new OperatorError(
+        'CERT_EXPIRED',
+        `the operator certificate expired at ${notAfter.toISOString()}; ask an admin for refresh-key and enroll again.`,
+      );
+    }
+  }
+
+  private open(): void {
+    const socket = io(`${this.enrollment.relay}${OPERATOR_NAMESPACE}`, {
+      transports: ['websocket'],
+      ...pinnedTlsOptions(this.address, this.credentials.rootPem, this.enrollment.caPin),
+      key: this.credentials.keyPem,
+      cert: this.credentials.certPem,
+      reconnection: true,
+      ...BACKOFF,
+      timeout: 10_000,
+    });
+    this.socket = socket;
+    socket.on('connect', () => {
+      this.log.info(
+        { relay: this.enrollment.relay, operator: `${this.enrollment.org}/${this.enrollment.name}` },
+        'connected to the relay',
+      );
+      this.options.onConnected?.();
+    });
+    socket.on('connect_error', (err: Error & { data?: WireError }) => {
+      const code = err.data?.code;
+      if (code && FATAL.has(code)) {
+        this.log.error({ code }, `the relay refused this operator: ${err.message}`);
+        return this.finish(new OperatorError(code, err.message));
+      }
+      this.log.warn(
+        { code: code ?? 'RELAY_UNREACHABLE', reason: err.message },
+        'cannot connect to the relay; retrying with backoff',
+      );
+      // A refusal by the relay's handshake is not retried by socket.io itself; a transport failure is.
+      if (code && !socket.active) this.retryLater(socket);
+    });
+    socket.on('disconnect', (reason) => {
+      this.log.warn({ reason }, 'disconnected from the relay');
+      // The relay cut the link (a revocation, or a newer connection for this slot): reconnect and learn why.
+      if (reason === 'io server disconnect') this.retryLater(socket);
+    });
+    socket.on(OperatorEvents.request, (payload: unknown, ack: unknown) => {
+      if (typeof ack === 'function') ack(this.handle(payload));
+    });
+    socket.on(OperatorEvents.stop, () => {
+      this.log.info('the relay asked this operator to stop');
+      this.finish('stopped');
+    });
+  }
+
+  private retryLater(socket: Socket): void {
+    if (this.retryTimer) return;
+    const delay = BACKOFF.reconnectionDelay * (1 + Math.random() * BACKOFF.randomizationFactor);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.socket === socket && !socket.connected) socket.connect();
+    }, delay);
+  }
+
+  private handle(payload: unknown) {
+    const request = RelayRequest.safeParse(payload);
+    if (!request.success) {
+      this.log.warn('refused a malformed request from the relay');
+      return {
+        ok: false,
+        error: { code: 'BAD_REQUEST', message: 'the request does not match the protocol.' },
+      };
+    }
+    const refusal = this.nonces.check(request.data);
+    if (refusal) {
+      this.log.warn({ code: refusal.code, id: request.data.id }, refusal.message);
+      return { ok: false, error: refusal };
+    }
+    return { ok: true, result: hostFacts() };
+  }
+
+  private scheduleRenewal(): void {
+    const notAfter = new Date(new X509Certificate(this.credentials.certPem).validTo).getTime();
+    const delay = Math.max(1_000, ((notAfter - Date.now()) * 2) / 3);
+    this.renewTimer = setTimeout(() => void this.renew(), Math.min(delay, 2 ** 31 - 1));
+  }
+
+  private async renew(): Promise<void> {
+    const socket = this.socket;
+    if (!socket?.connected) {
+      this.renewTimer = setTimeout(() => void this.renew(), 5_000);
+      return;
+    }
+    try {
+      const keys = generateKeyPair(2048);
+      const reply = await socket
+        .timeout(30_000)
+        .emitWithAck(OperatorEvents.renew, {
+          csr: createCsr(keys.privateKeyPem, keys.publicKeyPem, 'dropops-operator'),
+          ...freshNonce(),
+        });
+      const ack = RenewAck.parse(reply);
+      if (!ack.ok) throw new OperatorError(ack.error.code, ack.error.message);
+      this.credentials = {
+        ...this.credentials,
+        keyPem: keys.privateKeyPem,
+        certPem: ack.result.certificate,
+        chainPem: ack.result.chain.join(''),
+      };
+      saveCredentials(this.options.dir, this.enrollment, this.credentials);
+      this.log.info({ notAfter: ack.result.notAfter }, 'certificate renewed');
+      // Reconnect so the relay sees the new certificate.
+      socket.removeAllListeners();
+      socket.disconnect();
+      this.open();
+      this.scheduleRenewal();
+    } catch (err) {
+      this.log.warn(
+        { code: (err as { code?: string }).code, reason: (err as Error).message },
+        'certificate renewal failed; retrying in 60 s',
+      );
+      this.renewTimer = setTimeout(() => void this.renew(), 60_000);
+    }
+  }
+
+  private close(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.renewTimer = this.retryTimer = null;
+    if (this.socket) {
+      this.socket.removeAllListeners();
+      this.socket.disconnect();
+      this.socket.io.engine?.close();
+      this.socket = null;
+    }
+  }
+}
