@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import type { HostFacts, OperatorSlot } from '@dropops/protocol';
 import {
   ExitCode,
@@ -9,7 +8,7 @@ import {
   type Values,
 } from '@dropops/protocol/cli';
 import { PkiError } from '@dropops/pki';
-import { AdminClient, AdminClientError, relayInfoPath } from './admin-client.ts';
+import { AdminClient, AdminClientError } from './admin-client.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { startAppliance } from './start.ts';
 
@@ -90,10 +89,6 @@ const program: Program = {
           logLevel: values['log-level'],
         });
         const appliance = await startAppliance(config);
-        writeFileSync(
-          relayInfoPath(config.dataDir),
-          JSON.stringify({ url: appliance.url, caPin: appliance.caPin }, null, 2) + '\n',
-        );
         print(
           [
             `DropOps appliance running at ${appliance.url} (database: ${appliance.db.kind}, data: ${config.dataDir})`,

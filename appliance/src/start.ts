@@ -14,6 +14,7 @@ import {
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, MAX_FRAME_BYTES } from '@dropops/protocol';
 import pino, { type Logger } from 'pino';
 import { Server as SocketServer } from 'socket.io';
+import { relayInfoPath } from './admin-client.ts';
 import type { ApplianceConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { createApp } from './http/app.ts';
@@ -147,12 +148,15 @@ export async function startAppliance(
       ? (config.dnsNames[0] ?? 'localhost')
       : config.host;
   const url = `https://${hostForUrl}:${port}`;
+  const caPin = `sha256/${spkiPin(ca.rootCertPem)}`;
+  // Where the admin CLI finds the running relay.
+  writeFileSync(relayInfoPath(config.dataDir), JSON.stringify({ url, caPin }, null, 2) + '\n');
   log.info({ url }, 'appliance listening');
 
   return {
     url,
     port,
-    caPin: `sha256/${spkiPin(ca.rootCertPem)}`,
+    caPin,
     ca,
     db,
     hub,

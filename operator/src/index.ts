@@ -4,3 +4,4 @@ export { OperatorError } from './errors.ts';
 export { hostFingerprint, fingerprintOf, hostIdentitySources } from './identity/fingerprint.ts';
 export { stateFiles, readEnrollment } from './identity/state.ts';
 export { main } from './cli.ts';
+export { pinnedTlsOptions, parseRelayUrl, fetchPinnedRoot, postJson } from './link/pinned-tls.ts';

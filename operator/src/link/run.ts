@@ -207,12 +207,10 @@ class OperatorLink {
     }
     try {
       const keys = generateKeyPair(2048);
-      const reply = await socket
-        .timeout(30_000)
-        .emitWithAck(OperatorEvents.renew, {
-          csr: createCsr(keys.privateKeyPem, keys.publicKeyPem, 'dropops-operator'),
-          ...freshNonce(),
-        });
+      const reply = await socket.timeout(30_000).emitWithAck(OperatorEvents.renew, {
+        csr: createCsr(keys.privateKeyPem, keys.publicKeyPem, 'dropops-operator'),
+        ...freshNonce(),
+      });
       const ack = RenewAck.parse(reply);
       if (!ack.ok) throw new OperatorError(ack.error.code, ack.error.message);
       this.credentials = {

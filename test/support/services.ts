@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+
+export type Backend = 'pglite' | 'postgresql';
+
+/**
+ * The database backends every relay suite runs on: always the embedded PGlite, and the real PostgreSQL
+ * when DATABASE_URL is set. With DROPOPS_REQUIRE_SERVICES=1 a missing URL fails the run instead of skipping.
+ */
+export function backends(): Backend[] {
+  if (process.env.DATABASE_URL) return ['pglite', 'postgresql'];
+  if (process.env.DROPOPS_REQUIRE_SERVICES === '1') {
+    throw new Error(
+      'DROPOPS_REQUIRE_SERVICES=1 but DATABASE_URL is not set; start PostgreSQL (scripts/services.sh) and set it.',
+    );
+  }
+  return ['pglite'];
+}
+
+/** A schema of its own on the real server, so suites and runs never see each other's rows. */
+export async function isolatedSchema(): Promise<{
+  connection: Record<string, string>;
+  drop: () => Promise<void>;
+}> {
+  const url = process.env.DATABASE_URL!;
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  return {
+    connection: { search_path: schema },
+    async drop() {
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await sql.end();
+    },
+  };
+}
