@@ -131,7 +131,7 @@ export async function startAppliance(
   server.on('request', app.callback());
 
   // `dropops-pki revoke` edits the list on disk; live operators it names are cut off within the poll interval.
-  const onRevocationChange = () => hub.disconnectRevoked();
+  const onRevocationChange = () => hub.applyRevocations();
   watchFile(files.revoked, { interval: 200 }, onRevocationChange);
 
   let port: number;

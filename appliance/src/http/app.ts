@@ -109,6 +109,7 @@ export function createApp(deps: AppDeps): Koa {
     const slot = await deps.slots.find(ctx.params.ref!);
     const revokedSerials = await deps.slots.revokeKey(slot.id);
     revokeSerials(deps.ca.dir, revokedSerials);
+    deps.hub.applyRevocations();
     deps.hub.disconnect(slot.id, 'API key revoked');
     ctx.body = { operator: view((await deps.slots.get(slot.id))!), revokedSerials };
   });
@@ -135,7 +136,7 @@ export function createApp(deps: AppDeps): Koa {
     }
     const operatorId = await deps.slots.revokeCertificate(serial);
     revokeSerials(deps.ca.dir, [serial]);
-    if (operatorId) deps.hub.disconnectRevoked();
+    deps.hub.applyRevocations();
     ctx.body = { revoked: serial, operatorId: operatorId ?? null };
   });
 

@@ -11,7 +11,7 @@ import {
   type ErrorCode,
   type WireError,
 } from '@dropops/protocol';
-import { isRevoked, normaliseSerial, operatorIdentityOf, type CertificateAuthority } from '@dropops/pki';
+import { normaliseSerial, operatorIdentityOf, readRevocations, type CertificateAuthority } from '@dropops/pki';
 import type { Logger } from 'pino';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { RelayError } from '../errors.ts';
@@ -50,12 +50,15 @@ export class OperatorHub {
   private readonly live = new Map<string, Socket>();
   private readonly namespace: Namespace;
   private readonly issuing: X509Certificate;
+  /** The CA's revocation list, held in memory and reloaded whenever the file changes. */
+  private revoked: Set<string>;
 
   constructor(
     io: Server,
     private readonly deps: Deps,
   ) {
     this.issuing = new X509Certificate(deps.ca.issuingCertPem);
+    this.revoked = new Set(Object.keys(readRevocations(deps.ca.dir)));
     this.namespace = io.of(OPERATOR_NAMESPACE);
     this.namespace.use((socket, next) => {
       this.authenticate(socket).then(
@@ -104,7 +107,7 @@ export class OperatorHub {
     }
     const serial = normaliseSerial(cert.serialNumber);
     const record = await this.deps.slots.certificate(serial);
-    if (record?.revoked_at || isRevoked(this.deps.ca.dir, serial)) {
+    if (record?.revoked_at || this.revoked.has(serial)) {
       throw new RelayError(
         'CERT_REVOKED',
         'this operator certificate has been revoked; ask an admin for a new key and enroll again.',
@@ -178,7 +181,7 @@ export class OperatorHub {
     await this.deps.replay.check(request);
     const record = await this.deps.slots.certificate(session.serial);
     const slot = await this.deps.slots.get(session.slotId);
-    if (!record || record.revoked_at || isRevoked(this.deps.ca.dir, session.serial) || !slot?.api_key_hash) {
+    if (!record || record.revoked_at || this.revoked.has(session.serial) || !slot?.api_key_hash) {
       throw new RelayError(
         'CERT_REVOKED',
         'this operator certificate has been revoked; it cannot be renewed.',
@@ -245,11 +248,11 @@ export class OperatorHub {
     return true;
   }
 
-  /** Cuts off every live operator whose certificate serial is now on the CA's revocation list. */
-  disconnectRevoked(): void {
+  /** Rereads the CA's revocation list and cuts off every live operator whose certificate is now on it. */
+  applyRevocations(): void {
+    this.revoked = new Set(Object.keys(readRevocations(this.deps.ca.dir)));
     for (const [slotId, socket] of this.live) {
-      if (isRevoked(this.deps.ca.dir, (socket.data as OperatorSession).serial))
-        this.disconnect(slotId, 'certificate revoked');
+      if (this.revoked.has((socket.data as OperatorSession).serial)) this.disconnect(slotId, 'certificate revoked');
     }
   }
 

@@ -1,0 +1,36 @@
+// `npm run bench`: every benchmark, printing its figures. BENCH_IDLE_COUNTS overrides the idle-operator counts.
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { tempDir } from '../test/helpers.ts';
+import { benchCsrSigning } from './csr-signing.ts';
+import { benchIdleOperators } from './idle-operators.ts';
+import { benchDatabase, report, startRelay } from './lib.ts';
+import { benchLink } from './link.ts';
+import { benchSshYardstick } from './ssh-yardstick.ts';
+
+const work = tempDir('dropops-bench-');
+try {
+  console.log(`# DropOps benchmarks, ${new Date().toISOString()}`);
+  console.log(
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}`,
+  );
+  await benchCsrSigning(work.path);
+  const databaseUrl = await benchDatabase();
+  const relay = await startRelay(join(work.path, 'link-relay'), databaseUrl);
+  try {
+    await benchLink(relay, work.path);
+  } finally {
+    await relay.stop();
+  }
+  await benchSshYardstick(work.path);
+  if (databaseUrl) {
+    const counts = (process.env.BENCH_IDLE_COUNTS ?? '1000,10000').split(',').map(Number);
+    await benchIdleOperators(work.path, databaseUrl, counts);
+  } else {
+    report('idle operators', {
+      skipped: 'needs PostgreSQL (DATABASE_URL or 127.0.0.1:5432) to provision slots in bulk',
+    });
+  }
+} finally {
+  work.remove();
+}
