@@ -23,6 +23,7 @@ import { OperatorCertificates } from './operators/certificates.ts';
 import { SlotStore } from './operators/slots.ts';
 import { OperatorHub } from './relay/operator-hub.ts';
 import { ReplayGuard } from './security/replay.ts';
+import { RevocationBus } from './relay/revocation-bus.ts';
 
 export interface RunningAppliance {
   url: string;
@@ -127,7 +128,9 @@ export async function startAppliance(
     log,
     requestTimeoutMs: config.operatorRequestTimeoutMs,
   });
-  const app = createApp({ ca, slots, certificates, replay, hub, adminToken, log });
+  const revocations = new RevocationBus(db, hub, log);
+  await revocations.start();
+  const app = createApp({ ca, slots, certificates, replay, hub, revocations, adminToken, log });
   server.on('request', app.callback());
 
   // `dropops-pki revoke` edits the list on disk; live operators it names are cut off within the poll interval.
@@ -139,6 +142,7 @@ export async function startAppliance(
     port = await listen(server, config.port, config.host);
   } catch (err) {
     unwatchFile(files.revoked, onRevocationChange);
+    await revocations.stop();
     await db.close();
     throw err;
   }
@@ -167,6 +171,7 @@ export async function startAppliance(
       unwatchFile(files.revoked, onRevocationChange);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       server.closeAllConnections();
+      await revocations.stop();
       await db.close();
     },
   };

@@ -25,6 +25,8 @@ export interface TestAppliance extends RunningAppliance {
   dataDir: string;
   admin: AdminClient;
   logs: LogLine[];
+  /** The database startup parameters (the isolated schema on PostgreSQL), for a second replica. */
+  databaseConnection?: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startTestAppliance(
     dataDir: config.dataDir,
     admin: new AdminClient(config.dataDir),
     logs: lines,
+    databaseConnection: schema?.connection,
     async stop() {
       await appliance.close();
       await schema?.drop();

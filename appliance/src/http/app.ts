@@ -9,6 +9,7 @@ import { RelayError } from '../errors.ts';
 import type { OperatorCertificates } from '../operators/certificates.ts';
 import type { SlotRow, SlotStore } from '../operators/slots.ts';
 import type { OperatorHub } from '../relay/operator-hub.ts';
+import type { RevocationBus } from '../relay/revocation-bus.ts';
 import type { ReplayGuard } from '../security/replay.ts';
 import { parseInput } from '../validation.ts';
 import { requireAdmin } from './admin-auth.ts';
@@ -19,6 +20,7 @@ export interface AppDeps {
   certificates: OperatorCertificates;
   replay: ReplayGuard;
   hub: OperatorHub;
+  revocations: RevocationBus;
   adminToken: string;
   log: Logger;
 }
@@ -101,7 +103,7 @@ export function createApp(deps: AppDeps): Koa {
   router.post('/api/operators/:ref/refresh-key', admin, async (ctx) => {
     const slot = await deps.slots.find(ctx.params.ref!);
     const { apiKey } = await deps.slots.refreshKey(slot.id);
-    deps.hub.disconnect(slot.id, 'API key refreshed');
+    await deps.revocations.cutOff(slot.id, 'API key refreshed');
     ctx.body = { operator: view((await deps.slots.get(slot.id))!), apiKey };
   });
 
@@ -109,8 +111,7 @@ export function createApp(deps: AppDeps): Koa {
     const slot = await deps.slots.find(ctx.params.ref!);
     const revokedSerials = await deps.slots.revokeKey(slot.id);
     revokeSerials(deps.ca.dir, revokedSerials);
-    deps.hub.applyRevocations();
-    deps.hub.disconnect(slot.id, 'API key revoked');
+    await deps.revocations.cutOff(slot.id, 'API key revoked');
     ctx.body = { operator: view((await deps.slots.get(slot.id))!), revokedSerials };
   });
 
@@ -136,7 +137,8 @@ export function createApp(deps: AppDeps): Koa {
     }
     const operatorId = await deps.slots.revokeCertificate(serial);
     revokeSerials(deps.ca.dir, [serial]);
-    deps.hub.applyRevocations();
+    // Cut by serial, not by operator: the operator may already hold a newer certificate.
+    await deps.revocations.cutOff(undefined, 'certificate revoked');
     ctx.body = { revoked: serial, operatorId: operatorId ?? null };
   });
 

@@ -11,7 +11,12 @@ import {
   type ErrorCode,
   type WireError,
 } from '@dropops/protocol';
-import { normaliseSerial, operatorIdentityOf, readRevocations, type CertificateAuthority } from '@dropops/pki';
+import {
+  normaliseSerial,
+  operatorIdentityOf,
+  readRevocations,
+  type CertificateAuthority,
+} from '@dropops/pki';
 import type { Logger } from 'pino';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { RelayError } from '../errors.ts';
@@ -252,7 +257,8 @@ export class OperatorHub {
   applyRevocations(): void {
     this.revoked = new Set(Object.keys(readRevocations(this.deps.ca.dir)));
     for (const [slotId, socket] of this.live) {
-      if (this.revoked.has((socket.data as OperatorSession).serial)) this.disconnect(slotId, 'certificate revoked');
+      if (this.revoked.has((socket.data as OperatorSession).serial))
+        this.disconnect(slotId, 'certificate revoked');
     }
   }
 
