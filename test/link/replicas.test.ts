@@ -64,4 +64,25 @@ describe.skipIf(!backends().includes('postgresql'))('two relay replicas on one P
     });
     expect(connections).toBe(1);
   });
+
+  it('cuts off a certificate revoked by serial through the other replica', async () => {
+    const { apiKey, operator } = await replicaA.admin.call<{ apiKey: string; operator: { id: string } }>(
+      'POST',
+      '/api/operators',
+      {
+        org: 'acme',
+        name: 'replicated-cert',
+      },
+    );
+    const dir = join(work.path, 'state-cert');
+    await enroll({ relay: replicaB.url, apiKey, caPin: replicaB.caPin, dir, fingerprint: host });
+    const outcome = runOperator({ dir, log: capturedLogger('operator').logger, fingerprint: host });
+    outcome.catch(() => {});
+    await eventually(() => replicaB.hub.isConnected(operator.id), 'the operator to reach replica B');
+    const [{ serial }] = await replicaA.db.sql<{ serial: string }[]>`
+      SELECT serial FROM operator_certificates WHERE operator_id = ${operator.id}`;
+    await replicaA.admin.call('POST', `/api/certificates/${serial}/revoke`);
+    await expect(outcome).rejects.toMatchObject({ code: 'CERT_REVOKED' });
+    expect(replicaB.hub.isConnected(operator.id)).toBe(false);
+  });
 });

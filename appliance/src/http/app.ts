@@ -102,8 +102,9 @@ export function createApp(deps: AppDeps): Koa {
 
   router.post('/api/operators/:ref/refresh-key', admin, async (ctx) => {
     const slot = await deps.slots.find(ctx.params.ref!);
-    const { apiKey } = await deps.slots.refreshKey(slot.id);
-    await deps.revocations.cutOff(slot.id, 'API key refreshed');
+    const { apiKey, revokedSerials } = await deps.slots.refreshKey(slot.id);
+    revokeSerials(deps.ca.dir, revokedSerials);
+    await deps.revocations.cutOff({ operatorId: slot.id, serials: revokedSerials }, 'API key refreshed');
     ctx.body = { operator: view((await deps.slots.get(slot.id))!), apiKey };
   });
 
@@ -111,7 +112,7 @@ export function createApp(deps: AppDeps): Koa {
     const slot = await deps.slots.find(ctx.params.ref!);
     const revokedSerials = await deps.slots.revokeKey(slot.id);
     revokeSerials(deps.ca.dir, revokedSerials);
-    await deps.revocations.cutOff(slot.id, 'API key revoked');
+    await deps.revocations.cutOff({ operatorId: slot.id, serials: revokedSerials }, 'API key revoked');
     ctx.body = { operator: view((await deps.slots.get(slot.id))!), revokedSerials };
   });
 
@@ -138,7 +139,7 @@ export function createApp(deps: AppDeps): Koa {
     const operatorId = await deps.slots.revokeCertificate(serial);
     revokeSerials(deps.ca.dir, [serial]);
     // Cut by serial, not by operator: the operator may already hold a newer certificate.
-    await deps.revocations.cutOff(undefined, 'certificate revoked');
+    await deps.revocations.cutOff({ serials: [serial] }, 'certificate revoked');
     ctx.body = { revoked: serial, operatorId: operatorId ?? null };
   });
 

@@ -253,9 +253,15 @@ export class OperatorHub {
     return true;
   }
 
-  /** Rereads the CA's revocation list and cuts off every live operator whose certificate is now on it. */
-  applyRevocations(): void {
-    this.revoked = new Set(Object.keys(readRevocations(this.deps.ca.dir)));
+  /**
+   * Rereads the CA's revocation list, adds serials revoked elsewhere (another replica's list), and cuts
+   * off every live operator whose certificate is now revoked.
+   */
+  applyRevocations(serials: string[] = []): void {
+    this.revoked = new Set([
+      ...Object.keys(readRevocations(this.deps.ca.dir)),
+      ...serials.map(normaliseSerial),
+    ]);
     for (const [slotId, socket] of this.live) {
       if (this.revoked.has((socket.data as OperatorSession).serial))
         this.disconnect(slotId, 'certificate revoked');

@@ -4,6 +4,12 @@ import type { OperatorHub } from './operator-hub.ts';
 
 const CHANNEL = 'dropops_operator_cutoff';
 
+/** A whole operator (its key was revoked or refreshed) and/or certificate serials. */
+export interface CutOffTarget {
+  operatorId?: string;
+  serials: string[];
+}
+
 /**
  * Carries "cut this operator off now" to every relay replica. The database already refuses the operator's
  * next handshake; this makes the replica that holds its live connection drop it at once. PostgreSQL's
@@ -21,24 +27,27 @@ export class RevocationBus {
   async start(): Promise<void> {
     if (this.db.kind !== 'postgresql') return;
     const subscription = await this.db.sql.listen(CHANNEL, (payload) => {
-      const { operatorId, reason } = JSON.parse(payload) as { operatorId?: string; reason: string };
-      this.hub.applyRevocations();
-      if (operatorId) this.hub.disconnect(operatorId, reason);
+      const { target, reason } = JSON.parse(payload) as { target: CutOffTarget; reason: string };
+      this.apply(target, reason);
     });
     this.unlisten = () => subscription.unlisten();
   }
 
-  /** Cuts the operator off here and tells the other replicas to do the same. */
-  async cutOff(operatorId: string | undefined, reason: string): Promise<void> {
-    this.hub.applyRevocations();
-    if (operatorId) this.hub.disconnect(operatorId, reason);
+  private apply(target: CutOffTarget, reason: string): void {
+    this.hub.applyRevocations(target.serials);
+    if (target.operatorId) this.hub.disconnect(target.operatorId, reason);
+  }
+
+  /** Cuts the operator or certificates off here and tells the other replicas to do the same. */
+  async cutOff(target: CutOffTarget, reason: string): Promise<void> {
+    this.apply(target, reason);
     if (this.db.kind !== 'postgresql') return;
     try {
-      await this.db.sql.notify(CHANNEL, JSON.stringify({ operatorId, reason }));
+      await this.db.sql.notify(CHANNEL, JSON.stringify({ target, reason }));
     } catch (err) {
       this.log.error(
-        { err, operatorId },
-        'could not tell the other replicas to cut the operator off; they refuse it at its next handshake',
+        { err, target },
+        'could not tell the other replicas to cut off; they refuse it at its next handshake',
       );
     }
   }
