@@ -3,6 +3,7 @@ import pino from 'pino';
 import { enroll } from './enroll.ts';
 import { OperatorError } from './errors.ts';
 import { runOperator } from './link/run.ts';
+import { redactStream } from './redact/index.ts';
 
 const dirOption = { dir: { type: 'string' as const } };
 const stateDir = (values: Values) => (typeof values.dir === 'string' ? values.dir : '.dropops');
@@ -63,6 +64,14 @@ const program: Program = {
           process.off('SIGINT', interrupt);
           process.off('SIGTERM', interrupt);
         }
+      },
+    },
+
+    redact: {
+      summary: 'copy stdin to stdout with every secret replaced by [REDACTED:<kind>]',
+      usage: '',
+      async run() {
+        await redactStream(process.stdin, process.stdout);
       },
     },
   },

@@ -79,9 +79,9 @@ describe.skipIf(!backends().includes('postgresql'))('two relay replicas on one P
     const outcome = runOperator({ dir, log: capturedLogger('operator').logger, fingerprint: host });
     outcome.catch(() => {});
     await eventually(() => replicaB.hub.isConnected(operator.id), 'the operator to reach replica B');
-    const [{ serial }] = await replicaA.db.sql<{ serial: string }[]>`
+    const rows = await replicaA.db.sql<{ serial: string }[]>`
       SELECT serial FROM operator_certificates WHERE operator_id = ${operator.id}`;
-    await replicaA.admin.call('POST', `/api/certificates/${serial}/revoke`);
+    await replicaA.admin.call('POST', `/api/certificates/${rows[0]!.serial}/revoke`);
     await expect(outcome).rejects.toMatchObject({ code: 'CERT_REVOKED' });
     expect(replicaB.hub.isConnected(operator.id)).toBe(false);
   });
