@@ -2,10 +2,12 @@
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from '../test/helpers.ts';
+import { benchClassification } from './classify.ts';
 import { benchCsrSigning } from './csr-signing.ts';
 import { benchIdleOperators } from './idle-operators.ts';
 import { benchDatabase, report, startRelay } from './lib.ts';
 import { benchLink } from './link.ts';
+import { benchRedaction } from './redact.ts';
 import { benchSshYardstick } from './ssh-yardstick.ts';
 
 const work = tempDir('dropops-bench-');
@@ -15,6 +17,8 @@ try {
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}`,
   );
   await benchCsrSigning(work.path);
+  await benchRedaction();
+  await benchClassification();
   const databaseUrl = await benchDatabase();
   const relay = await startRelay(join(work.path, 'link-relay'), databaseUrl);
   try {
