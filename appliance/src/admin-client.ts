@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { caFiles, spkiPin } from '@dropops/pki';
-import { WireError } from '@dropops/protocol';
+import { jsonRequest } from '@dropops/protocol/json-request';
 import { adminTokenPath } from './http/admin-auth.ts';
 
 export const relayInfoPath = (dataDir: string) => join(dataDir, 'relay.json');
@@ -42,57 +41,24 @@ export class AdminClient {
     this.relay = { url: url ?? stored.url, caPin: `sha256/${spkiPin(this.rootCa)}` };
   }
 
-  call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        new URL(path, this.relay.url),
-        {
-          method,
-          ca: this.rootCa,
-          headers: {
-            authorization: `Bearer ${this.token}`,
-            ...(payload
-              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-              : {}),
-          },
-          timeout: 30_000,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              return reject(
-                new AdminClientError(
-                  'BAD_RESPONSE',
-                  `the appliance answered ${res.statusCode} with no JSON.`,
-                ),
-              );
-            }
-            if ((res.statusCode ?? 500) < 300) return resolve(parsed as T);
-            const error = WireError.safeParse((parsed as { error?: unknown }).error);
-            reject(
-              error.success
-                ? new AdminClientError(error.data.code, error.data.message)
-                : new AdminClientError('BAD_RESPONSE', `HTTP ${res.statusCode}`),
-            );
-          });
-        },
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const outcome = await jsonRequest(
+      new URL(path, this.relay.url),
+      { method, ca: this.rootCa, headers: { authorization: `Bearer ${this.token}` } },
+      body,
+    );
+    if (outcome.kind === 'ok') return outcome.body as T;
+    if (outcome.kind === 'unreachable') {
+      throw new AdminClientError(
+        'APPLIANCE_UNREACHABLE',
+        `cannot reach the appliance at ${this.relay.url} (${outcome.cause.code ?? outcome.cause.message}); is it running? Start it with \`npm start\`.`,
       );
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (err: NodeJS.ErrnoException) =>
-        reject(
-          new AdminClientError(
-            'APPLIANCE_UNREACHABLE',
-            `cannot reach the appliance at ${this.relay.url} (${err.code ?? err.message}); is it running? Start it with \`npm start\`.`,
-          ),
-        ),
-      );
-      req.end(payload);
-    });
+    }
+    throw outcome.error
+      ? new AdminClientError(outcome.error.code, outcome.error.message)
+      : new AdminClientError(
+          'BAD_RESPONSE',
+          `the appliance answered HTTP ${outcome.status} without an explanation.`,
+        );
   }
 }

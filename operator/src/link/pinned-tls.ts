@@ -1,9 +1,8 @@
 import { X509Certificate } from 'node:crypto';
-import { request } from 'node:https';
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { normalisePin, spkiPin } from '@dropops/pki';
-import { WireError } from '@dropops/protocol';
+import { jsonRequest } from '@dropops/protocol/json-request';
 import { OperatorError } from '../errors.ts';
 
 export interface RelayAddress {
@@ -127,49 +126,22 @@ export function fetchPinnedRoot(address: RelayAddress, caPin: string): Promise<s
 }
 
 /** A JSON POST over the pinned connection; relay refusals come back as typed OperatorErrors. */
-export function postJson<T>(address: RelayAddress, tls: PinnedTls, path: string, body: unknown): Promise<T> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(path, address.url),
-      {
-        ...tls,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        timeout: 30_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            return reject(
-              new OperatorError('RELAY_REFUSED', `the relay answered HTTP ${res.statusCode} without JSON.`),
-            );
-          }
-          if ((res.statusCode ?? 500) < 300) return resolve(parsed as T);
-          const error = WireError.safeParse((parsed as { error?: unknown }).error);
-          reject(
-            error.success
-              ? new OperatorError(error.data.code, error.data.message)
-              : new OperatorError('RELAY_REFUSED', `the relay answered HTTP ${res.statusCode}.`),
-          );
-        });
-      },
+export async function postJson<T>(
+  address: RelayAddress,
+  tls: PinnedTls,
+  path: string,
+  body: unknown,
+): Promise<T> {
+  const outcome = await jsonRequest(new URL(path, address.url), { ...tls, method: 'POST' }, body);
+  if (outcome.kind === 'ok') return outcome.body as T;
+  if (outcome.kind === 'unreachable') {
+    if (outcome.cause instanceof OperatorError) throw outcome.cause;
+    throw new OperatorError(
+      'RELAY_UNREACHABLE',
+      `the request to ${address.url.origin} failed (${outcome.cause.code ?? outcome.cause.message}).`,
     );
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err instanceof OperatorError) return reject(err);
-      reject(
-        new OperatorError(
-          'RELAY_UNREACHABLE',
-          `the request to ${address.url.origin} failed (${err.code ?? err.message}).`,
-        ),
-      );
-    });
-    req.end(payload);
-  });
+  }
+  throw outcome.error
+    ? new OperatorError(outcome.error.code, outcome.error.message)
+    : new OperatorError('RELAY_REFUSED', `the relay answered HTTP ${outcome.status} without an explanation.`);
 }
