@@ -9,6 +9,7 @@ import { benchDatabase, report, startRelay } from './lib.ts';
 import { benchLink } from './link.ts';
 import { benchRedaction } from './redact.ts';
 import { benchSshYardstick } from './ssh-yardstick.ts';
+import { benchVault } from './vault.ts';
 
 const work = tempDir('dropops-bench-');
 try {
@@ -19,6 +20,7 @@ try {
   await benchCsrSigning(work.path);
   await benchRedaction();
   await benchClassification();
+  await benchVault(work.path);
   const databaseUrl = await benchDatabase();
   const relay = await startRelay(join(work.path, 'link-relay'), databaseUrl);
   try {

@@ -1,16 +1,25 @@
-import { ExitCode, required, runProgram, type Program, type Values } from '@dropops/protocol/cli';
-import { existsSync } from 'node:fs';
+import { ExitCode, required, runProgram, UsageError, type Program, type Values } from '@dropops/protocol/cli';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
 import pino from 'pino';
 import { enroll } from './enroll.ts';
 import { OperatorError } from './errors.ts';
 import { runOperator } from './link/run.ts';
 import { classify, defaultPolicy, loadPolicy, PolicyError, type Policy } from './policy/index.ts';
 import { redactStream } from './redact/index.ts';
+import { exportVault, VaultError, verifyVault } from './vault/index.ts';
 
 const dirOption = { dir: { type: 'string' as const } };
 const stateDir = (values: Values) => (typeof values.dir === 'string' ? values.dir : '.dropops');
+
+function parseWitness(text: string): { seq: number; hash: string } {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  if (!match)
+    throw new UsageError('--witness is SEQ:HASH, e.g. 42:<64 hex digits>, as the relay reports it.');
+  return { seq: Number(match[1]), hash: match[2]! };
+}
 
 /** The host's own policy file, which only its user can change; the default policy without one. */
 function policyFor(values: Values): Policy {
@@ -25,7 +34,7 @@ const program: Program = {
   name: 'dropops-operator',
   summary: 'the DropOps agent: dials out to the appliance, opens no port',
   exitCodeOf(err) {
-    if (err instanceof PolicyError) return ExitCode.failed;
+    if (err instanceof PolicyError || err instanceof VaultError) return ExitCode.failed;
     if (err instanceof OperatorError)
       return UNAVAILABLE.has(err.code) ? ExitCode.unavailable : ExitCode.failed;
     return undefined;
@@ -99,6 +108,45 @@ const program: Program = {
               : result.reason;
           process.stdout.write(JSON.stringify({ command, verdict, reason }) + '\n');
         }
+      },
+    },
+    'audit verify': {
+      summary: "check the Audit Vault's hash chain; exit 1 naming the first bad event",
+      usage: '[--dir DIR] [--witness SEQ:HASH]',
+      details:
+        'DIR defaults to ./.dropops (the vault is DIR/data/dropops.db). WITNESS is the last head the relay holds.',
+      options: { ...dirOption, witness: { type: 'string' } },
+      run(values) {
+        const witness = typeof values.witness === 'string' ? parseWitness(values.witness) : undefined;
+        const result = verifyVault(stateDir(values), { witness });
+        if (result.ok) {
+          process.stdout.write(
+            `vault intact: ${result.events} events, head ${result.head.seq}:${result.head.hash}\n`,
+          );
+          return ExitCode.ok;
+        }
+        const bad = result.firstBad;
+        process.stdout.write(
+          `vault NOT intact: first bad event seq ${bad.seq}${bad.id ? ` (${bad.id})` : ''}: ${bad.problem}. ${result.message}\n`,
+        );
+        return ExitCode.failed;
+      },
+    },
+    'audit export': {
+      summary: 'write every vault event as JSON Lines to stdout (or --out FILE)',
+      usage: '[--dir DIR] [--out FILE]',
+      options: { ...dirOption, out: { type: 'string' } },
+      async run(values) {
+        const out =
+          typeof values.out === 'string'
+            ? createWriteStream(values.out, { flags: 'wx', mode: 0o600 })
+            : process.stdout;
+        const count = await exportVault(stateDir(values), out);
+        if (out !== process.stdout) {
+          out.end();
+          await finished(out);
+        }
+        process.stderr.write(`exported ${count} events\n`);
       },
     },
     redact: {

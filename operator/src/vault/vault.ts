@@ -1,0 +1,378 @@
+import Database, { type BetterSqlite3 } from 'better-sqlite3';
+import { createHash, randomUUID } from 'node:crypto';
+import { eventId, nowIso } from './ids.ts';
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { canonicalJson, eventHash, GENESIS_HASH } from './canonical.ts';
+import { VaultError } from './errors.ts';
+import { acquireLock } from './lock.ts';
+import { checkExisting, EVENT_TYPES, migrate, type EventType } from './schema.ts';
+
+export const defaultVaultDir = (): string => resolve(process.cwd(), '.dropops');
+export const vaultPath = (dir: string): string => join(dir, 'data', 'dropops.db');
+
+/** Accepts a vault directory or the database file itself. */
+export function resolveDbPath(dirOrDb: string): string {
+  return dirOrDb.endsWith('.db') ? dirOrDb : vaultPath(dirOrDb);
+}
+
+export interface NewEvent {
+  type: EventType;
+  sessionId: string;
+  payload: unknown;
+  at?: string;
+}
+export interface Appended {
+  seq: number;
+  id: string;
+  hash: string;
+}
+export interface Head {
+  seq: number;
+  hash: string;
+}
+export interface StoredEvent {
+  seq: number;
+  id: string;
+  sessionId: string;
+  type: EventType;
+  at: string;
+  payload: unknown;
+  prevHash: string;
+  hash: string;
+}
+export interface EventQuery {
+  fromSeq?: number;
+  sessionId?: string;
+  type?: EventType;
+}
+export interface SessionInfo {
+  operatorId: string;
+  relay?: string | null;
+  id?: string;
+  at?: string;
+}
+export interface OutputDigest {
+  bytes: number;
+  chunks: number;
+  sha256: string;
+}
+
+export interface Vault {
+  readonly path: string;
+  startSession(info: SessionInfo): { id: string; startedAt: string; connect: Appended };
+  append(event: NewEvent): Appended;
+  appendBatch(events: readonly NewEvent[]): Appended[];
+  appendOutput(eventId: string, stream: 'stdout' | 'stderr', chunk: Buffer): { chunkSeq: number };
+  sealOutput(eventId: string, sessionId: string, extra?: Record<string, unknown>): Appended;
+  head(): Head;
+  events(query?: EventQuery): IterableIterator<StoredEvent>;
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** Create the vault when the file does not exist (default true). */
+  create?: boolean;
+  /** Milliseconds SQLite waits on a busy database before reporting it (default 250). */
+  busyTimeoutMs?: number;
+}
+
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const typeSet = new Set<string>(EVENT_TYPES);
+
+function looksLikeSqlite(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const header = Buffer.alloc(16);
+    return readSync(fd, header, 0, 16, 0) === 16 && header.toString('latin1') === 'SQLite format 3\0';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sqliteCode(err: unknown): string {
+  return String((err as { code?: unknown }).code ?? '');
+}
+
+/** Opens a vault for appending; creates one only when the database file does not exist. */
+export function openVault(dir: string, options: OpenOptions = {}): Vault {
+  const path = resolveDbPath(dir);
+  const exists = existsSync(path);
+  if (!exists && options.create === false)
+    throw new VaultError('VAULT_CORRUPT', `No vault exists at ${path}.`);
+  // Checked before SQLite touches the file: never write into (or over) something that is not ours.
+  if (exists && !looksLikeSqlite(path))
+    throw new VaultError(
+      'VAULT_CORRUPT',
+      `${path} exists but is not an SQLite database; it was left untouched.`,
+    );
+  mkdirSync(dirname(path), { recursive: true });
+  const release = acquireLock(path + '.lock');
+  let db: BetterSqlite3.Database | undefined;
+  try {
+    db = new Database(path, { fileMustExist: exists, timeout: options.busyTimeoutMs ?? 250 });
+    const version = exists ? checkExisting(db, path) : 0;
+    // WAL: appends never block the sqlite3 CLI or verifyVault reading. synchronous=NORMAL in WAL mode loses
+    // no committed transaction when the process is killed (the WAL is in the OS cache); only a power cut can
+    // drop the last few commits, and those would be the tail the relay witness then shows as missing.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    // A larger page cache keeps the id index's hot pages in memory during long batches.
+    db.pragma('cache_size = -32768');
+    migrate(db, version);
+    return new SqliteVault(db, path, release);
+  } catch (err) {
+    db?.close();
+    release();
+    if (err instanceof VaultError) throw err;
+    const code = sqliteCode(err);
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
+      throw new VaultError(
+        'VAULT_LOCKED',
+        `${path} is locked by another writer; try again when it is closed.`,
+      );
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+      throw new VaultError('VAULT_CORRUPT', `${path} is damaged and cannot be opened as a vault (${code}).`);
+    throw err;
+  }
+}
+
+interface HeadRow {
+  seq: number;
+  hash: string;
+}
+interface EventRow {
+  seq: number;
+  id: string;
+  session_id: string;
+  type: EventType;
+  at: string;
+  payload: string;
+  prev_hash: string;
+  hash: string;
+}
+
+class SqliteVault implements Vault {
+  private readonly insertEvent: BetterSqlite3.Statement;
+  private readonly lastRow: BetterSqlite3.Statement<HeadRow>;
+  private readonly insertSession: BetterSqlite3.Statement;
+  private readonly insertOutput: BetterSqlite3.Statement;
+  private readonly lastChunk: BetterSqlite3.Statement<{ n: number | null }>;
+  private readonly eventById: BetterSqlite3.Statement<{ type: string; seq: number }>;
+  private readonly sealFor: BetterSqlite3.Statement<{ seq: number }>;
+  private readonly chunksOf: BetterSqlite3.Statement<{ stream: string; data: Buffer }>;
+  private readonly batch: (events: readonly NewEvent[]) => Appended[];
+  private closed = false;
+
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    readonly path: string,
+    private readonly release: () => void,
+  ) {
+    this.insertEvent = db.prepare(
+      'INSERT INTO events (seq, id, session_id, type, at, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.lastRow = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+    this.insertSession = db.prepare(
+      'INSERT INTO sessions (id, started_at, operator_id, relay) VALUES (?, ?, ?, ?)',
+    );
+    this.insertOutput = db.prepare(
+      'INSERT INTO outputs (event_id, stream, chunk_seq, data) VALUES (?, ?, ?, ?)',
+    );
+    this.lastChunk = db.prepare('SELECT max(chunk_seq) AS n FROM outputs WHERE event_id = ? AND stream = ?');
+    this.eventById = db.prepare('SELECT type, seq FROM events WHERE id = ?');
+    this.sealFor = db.prepare(
+      // A seal always follows its command, so only rows after the command are scanned (no index needed).
+      "SELECT seq FROM events WHERE seq > ? AND type = 'CMD_EXEC' AND json_extract(payload, '$.sealOf') = ? LIMIT 1",
+    );
+    this.chunksOf = db.prepare(
+      'SELECT stream, data FROM outputs WHERE event_id = ? ORDER BY stream, chunk_seq',
+    );
+    // The head is read from the last row inside the write transaction, so it cannot drift from the table.
+    this.batch = db.transaction((events: readonly NewEvent[]) => {
+      const last = this.lastRow.get();
+      let seq = last?.seq ?? 0;
+      let prev = last?.hash ?? GENESIS_HASH;
+      const out: Appended[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        const { payload, at } = this.prepareEvent(e);
+        seq++;
+        const id = eventId();
+        const hash = eventHash(
+          { seq, id, sessionId: e.sessionId, type: e.type, at, prevHash: prev },
+          payload,
+        );
+        this.insertEvent.run(seq, id, e.sessionId, e.type, at, payload, prev, hash);
+        prev = hash;
+        out[i] = { seq, id, hash };
+      }
+      return out;
+    }).immediate;
+  }
+
+  private prepareEvent(e: NewEvent): { payload: string; at: string } {
+    if (!typeSet.has(e.type)) throw new VaultError('BAD_EVENT', `Unknown event type ${String(e.type)}.`);
+    if (typeof e.sessionId !== 'string' || e.sessionId === '')
+      throw new VaultError('BAD_EVENT', 'An event needs the id of the session it belongs to.');
+    const at = e.at ?? nowIso();
+    if (e.at !== undefined && !ISO_MS.test(at))
+      throw new VaultError('BAD_EVENT', `Event time ${at} is not an ISO timestamp in ms.`);
+    return { payload: canonicalJson(e.payload), at };
+  }
+
+  private open(): void {
+    if (this.closed) throw new VaultError('VAULT_CLOSED', 'The vault has been closed.');
+  }
+
+  private write<T>(fn: () => T): T {
+    this.open();
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof VaultError) throw err;
+      const code = sqliteCode(err);
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
+        throw new VaultError('BAD_EVENT', 'The event names a session or event the vault does not hold.');
+      if (code === 'SQLITE_BUSY') throw new VaultError('VAULT_LOCKED', 'Another writer holds the vault.');
+      throw err;
+    }
+  }
+
+  startSession(info: SessionInfo): { id: string; startedAt: string; connect: Appended } {
+    const id = info.id ?? randomUUID();
+    const startedAt = info.at ?? new Date().toISOString();
+    const relay = info.relay ?? null;
+    // The session row is not hashed itself; its CONNECT event carries the same fields into the chain.
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          this.insertSession.run(id, startedAt, info.operatorId, relay);
+          const [connect] = this.batch([
+            {
+              type: 'CONNECT',
+              sessionId: id,
+              at: startedAt,
+              payload: { operatorId: info.operatorId, relay, startedAt },
+            },
+          ]);
+          return { id, startedAt, connect: connect! };
+        })
+        .immediate(),
+    );
+  }
+
+  append(event: NewEvent): Appended {
+    return this.write(() => this.batch([event])[0]!);
+  }
+
+  appendBatch(events: readonly NewEvent[]): Appended[] {
+    if (events.length === 0) return [];
+    return this.write(() => this.batch(events));
+  }
+
+  appendOutput(eventId: string, stream: 'stdout' | 'stderr', chunk: Buffer): { chunkSeq: number } {
+    if (stream !== 'stdout' && stream !== 'stderr')
+      throw new VaultError('BAD_OUTPUT', `Output stream must be stdout or stderr, not ${String(stream)}.`);
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          const owner = this.eventById.get(eventId);
+          if (owner?.type !== 'CMD_EXEC')
+            throw new VaultError('BAD_OUTPUT', `Output belongs to a CMD_EXEC event; ${eventId} is not one.`);
+          if (this.sealFor.get(owner.seq, eventId))
+            throw new VaultError(
+              'BAD_OUTPUT',
+              `The output of ${eventId} is sealed; no more chunks can be added.`,
+            );
+          const chunkSeq = (this.lastChunk.get(eventId, stream)?.n ?? -1) + 1;
+          this.insertOutput.run(eventId, stream, chunkSeq, chunk);
+          return { chunkSeq };
+        })
+        .immediate(),
+    );
+  }
+
+  sealOutput(eventId: string, sessionId: string, extra: Record<string, unknown> = {}): Appended {
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          const owner = this.eventById.get(eventId);
+          if (owner?.type !== 'CMD_EXEC')
+            throw new VaultError('BAD_OUTPUT', `${eventId} is not a CMD_EXEC event.`);
+          if (this.sealFor.get(owner.seq, eventId))
+            throw new VaultError('BAD_OUTPUT', `The output of ${eventId} is already sealed.`);
+          const digests = outputDigests(this.chunksOf.all(eventId));
+          const [sealed] = this.batch([
+            { type: 'CMD_EXEC', sessionId, payload: { ...extra, sealOf: eventId, ...digests } },
+          ]);
+          return sealed!;
+        })
+        .immediate(),
+    );
+  }
+
+  head(): Head {
+    this.open();
+    const last = this.lastRow.get();
+    return { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+  }
+
+  *events(query: EventQuery = {}): IterableIterator<StoredEvent> {
+    this.open();
+    const where: string[] = ['seq >= ?'];
+    const params: unknown[] = [query.fromSeq ?? 1];
+    if (query.sessionId !== undefined) {
+      where.push('session_id = ?');
+      params.push(query.sessionId);
+    }
+    if (query.type !== undefined) {
+      where.push('type = ?');
+      params.push(query.type);
+    }
+    const stmt = this.db.prepare<EventRow>(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq`);
+    for (const r of stmt.iterate(...params)) {
+      yield {
+        seq: r.seq,
+        id: r.id,
+        sessionId: r.session_id,
+        type: r.type,
+        at: r.at,
+        payload: JSON.parse(r.payload) as unknown,
+        prevHash: r.prev_hash,
+        hash: r.hash,
+      };
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+    this.release();
+  }
+}
+
+/** Per-stream size, chunk count and sha256 over the chunks in order: what a seal event commits to. */
+export function outputDigests(chunks: Iterable<{ stream: string; data: Buffer }>): {
+  stdout: OutputDigest;
+  stderr: OutputDigest;
+} {
+  const acc = {
+    stdout: { h: createHash('sha256'), bytes: 0, chunks: 0 },
+    stderr: { h: createHash('sha256'), bytes: 0, chunks: 0 },
+  };
+  for (const c of chunks) {
+    const a = c.stream === 'stderr' ? acc.stderr : acc.stdout;
+    a.h.update(c.data);
+    a.bytes += c.data.length;
+    a.chunks++;
+  }
+  const done = (a: typeof acc.stdout): OutputDigest => ({
+    bytes: a.bytes,
+    chunks: a.chunks,
+    sha256: a.h.digest('hex'),
+  });
+  return { stdout: done(acc.stdout), stderr: done(acc.stderr) };
+}
