@@ -1,13 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { tempDir as sharedTempDir } from '../helpers.ts';
 import { openVault, vaultPath, type Vault } from '../../operator/src/vault/index.ts';
 
 const run = promisify(execFile);
 
-export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'dropops-vault-'));
+export const tempDir = (): string => sharedTempDir('dropops-vault-').path;
 
 /** Runs SQL through the real sqlite3 CLI, as someone tampering with the file would. */
 export async function sqlite(dir: string, sql: string): Promise<string> {

@@ -118,15 +118,16 @@ function diagnose(db: BetterSqlite3.Database, r: Row, prevSeq: number, prevHash:
     return pSeq !== null && hashOf(row, pSeq + 1) === row[7] ? pSeq + 1 : null;
   };
   const pred = seqOfHash(r[6]);
+  // A row that links to nothing was never part of this chain, whether or not its own hash holds.
+  if (pred === null)
+    return fail(
+      r[0],
+      r[1],
+      'inserted',
+      `Event ${r[0]} links to no event in the vault: it was not written here.`,
+    );
   const intact = writtenAt(r, 8) !== null;
   if (!intact) {
-    if (pred === null)
-      return fail(
-        r[0],
-        r[1],
-        'inserted',
-        `Event ${r[0]} links to no event in the vault: it was not written here.`,
-      );
     const next = rowAt(r[0] + 1);
     if (pred === prevSeq && next && next[6] === prevHash)
       return fail(
@@ -137,13 +138,6 @@ function diagnose(db: BetterSqlite3.Database, r: Row, prevSeq: number, prevHash:
       );
     return fail(r[0], r[1], 'edited', `Event ${r[0]} was changed after it was written.`);
   }
-  if (pred === null)
-    return fail(
-      r[0],
-      r[1],
-      'inserted',
-      `Event ${r[0]} links to no event in the vault: it was not written here.`,
-    );
   if (pred < prevSeq) {
     const extra = rowAt(pred + 1);
     return fail(
