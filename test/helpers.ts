@@ -22,10 +22,15 @@ export interface CommandResult {
 export async function exec(
   file: string,
   args: string[],
-  options: { cwd?: string; input?: string } = {},
+  options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await run(file, args, { cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(file, args, {
+      cwd: options.cwd,
+      // Variables given here are added to (or, when undefined, left out of) the test's own environment.
+      env: options.env && { ...process.env, ...options.env },
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -41,10 +41,11 @@ export class AdminClient {
     this.relay = { url: url ?? stored.url, caPin: `sha256/${spkiPin(this.rootCa)}` };
   }
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  /** `idleTimeoutMs` 0 waits as long as the call takes (a command runs without a timeout unless given one). */
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, idleTimeoutMs = 30_000): Promise<T> {
     const outcome = await jsonRequest(
       new URL(path, this.relay.url),
-      { method, ca: this.rootCa, headers: { authorization: `Bearer ${this.token}` } },
+      { method, ca: this.rootCa, headers: { authorization: `Bearer ${this.token}` }, timeout: idleTimeoutMs },
       body,
     );
     if (outcome.kind === 'ok') return outcome.body as T;

@@ -1,4 +1,6 @@
-import type { HostFacts, OperatorSlot } from '@dropops/protocol';
+import type { HistoryEvent, HostFacts, OperatorSlot } from '@dropops/protocol';
+import type { ExecOutcome } from './executions/service.ts';
+import type { ExecutionRow } from './executions/store.ts';
 import {
   ExitCode,
   required,
@@ -23,6 +25,26 @@ function client(values: Values): AdminClient {
 const print = (text: string): void => {
   process.stdout.write(text + '\n');
 };
+const note = (text: string): void => {
+  process.stderr.write(text + '\n');
+};
+const operatorRef = (ref: string | undefined): string => {
+  if (!ref) throw new AdminClientError('BAD_ARGUMENT', 'name the operator (id, name or org/name).');
+  return encodeURIComponent(ref);
+};
+
+/** The model's view of the output on stdout; the metadata the relay kept on stderr. */
+function showOutcome(outcome: ExecOutcome): number {
+  if (outcome.modelOutput?.text) process.stdout.write(outcome.modelOutput.text);
+  const r = outcome.result;
+  note(
+    `[${outcome.executionId}] ${outcome.mode}: ${outcome.reason}\n` +
+      `exit ${r.exitCode ?? `signal ${r.signal}`} · stdout ${r.stdoutBytes} B · stderr ${r.stderrBytes} B · ` +
+      `${r.durationMs.toFixed(1)} ms · sha256 ${r.sha256.slice(0, 16)}… · vault head ${r.chainHead.seq}:${r.chainHead.hash}` +
+      (r.error ? `\n${r.error.code}: ${r.error.message}` : ''),
+  );
+  return r.error || r.exitCode !== 0 ? ExitCode.failed : ExitCode.ok;
+}
 const enrollHint = (relay: { url: string; caPin: string }, apiKey: string) =>
   `On the server, as the user the operator should run as:\n  npx dropops-operator enroll --relay ${relay.url} --api-key ${apiKey} --ca-pin ${relay.caPin}\n  npx dropops-operator run`;
 
@@ -178,6 +200,91 @@ const program: Program = {
         print(`round trip ${result.roundTripMs.toFixed(2)} ms`);
       },
     ),
+    'operator exec': {
+      summary: 'run a command on an operator (read-only at once; anything else only with --approve)',
+      usage: 'OPERATOR [--approve] [--timeout-ms N] [--json] -- COMMAND...',
+      details: [
+        'The operator judges the command itself. Without --approve, only what it finds provably read-only runs;',
+        'with --approve you approve this exact command as a state change, signed with the appliance approval key.',
+        "Prints the output as the model would see it (redacted and cut on the host) and the run's metadata.",
+        'Exit code 1 when the command fails or is refused.',
+      ].join('\n'),
+      options: {
+        ...dataDirOption,
+        ...jsonOption,
+        approve: { type: 'boolean' },
+        'timeout-ms': { type: 'string' },
+      },
+      async run(values, [ref, ...words]) {
+        const command = words.join(' ');
+        if (!command) throw new AdminClientError('BAD_ARGUMENT', 'give the command after --, e.g. -- uptime');
+        const timeout = values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms']);
+        if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0))
+          throw new AdminClientError('BAD_ARGUMENT', '--timeout-ms is a whole number of milliseconds.');
+        const outcome = await client(values).call<ExecOutcome>(
+          'POST',
+          `/api/operators/${operatorRef(ref)}/exec`,
+          { command, approve: values.approve === true, timeoutMs: timeout },
+          0,
+        );
+        if (values.json) {
+          print(JSON.stringify(outcome, null, 2));
+          return outcome.result.error || outcome.result.exitCode !== 0 ? ExitCode.failed : ExitCode.ok;
+        }
+        return showOutcome(outcome);
+      },
+    },
+    'operator history': {
+      summary: "show a host's own record, fetched live from its Audit Vault (never stored by the relay)",
+      usage: 'OPERATOR [--session ID] [--after SEQ] [--limit N] [--json]',
+      options: {
+        ...dataDirOption,
+        ...jsonOption,
+        session: { type: 'string' },
+        after: { type: 'string' },
+        limit: { type: 'string' },
+      },
+      async run(values, [ref]) {
+        const history = await client(values).call<{
+          events: HistoryEvent[];
+          chainHead: { seq: number; hash: string };
+        }>('POST', `/api/operators/${operatorRef(ref)}/history`, {
+          sessionId: values.session,
+          afterSeq: values.after === undefined ? undefined : Number(values.after),
+          limit: values.limit === undefined ? undefined : Number(values.limit),
+        });
+        if (values.json) return print(JSON.stringify(history, null, 2));
+        for (const e of history.events)
+          print(`${String(e.seq).padStart(6)} ${e.at} ${e.type.padEnd(13)} ${JSON.stringify(e.payload)}`);
+        note(`vault head ${history.chainHead.seq}:${history.chainHead.hash}`);
+      },
+    },
+    'operator executions': {
+      summary: 'list the runs the relay carried for an operator (metadata only)',
+      usage: 'OPERATOR [--json]',
+      options: { ...dataDirOption, ...jsonOption },
+      async run(values, [ref]) {
+        const { executions } = await client(values).call<{ executions: ExecutionRow[] }>(
+          'GET',
+          `/api/operators/${operatorRef(ref)}/executions`,
+        );
+        if (values.json) return print(JSON.stringify(executions, null, 2));
+        for (const e of executions)
+          print(
+            `${e.id} ${String(e.created_at)} ${e.kind.padEnd(10)} ${e.state.padEnd(8)} ${e.mode ?? '-'} exit ${e.exit_code ?? '-'} ${e.error_code ?? ''}`,
+          );
+      },
+    },
+    'execution cancel': {
+      summary: 'cancel a run in progress (the operator kills its process group)',
+      usage: 'EXECUTION_ID',
+      options: dataDirOption,
+      async run(values, [id]) {
+        if (!id) throw new AdminClientError('BAD_ARGUMENT', 'give the execution id to cancel.');
+        await client(values).call('POST', `/api/executions/${encodeURIComponent(id)}/cancel`);
+        print(`asked the operator to cancel ${id}.`);
+      },
+    },
     'operator revoke-cert': {
       summary: 'revoke one operator certificate by serial and disconnect its holder',
       usage: 'SERIAL [--data-dir DIR] [--url URL]',

@@ -17,6 +17,16 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   OPERATOR_TIMEOUT: 504,
   ALREADY_EXISTS: 409,
   RATE_LIMITED: 429,
+  APPROVAL_REQUIRED: 403,
+  APPROVAL_REJECTED: 403,
+  COMMAND_REFUSED: 403,
+  PATH_REFUSED: 403,
+  ALREADY_EXECUTED: 409,
+  EXECUTION_NOT_FOUND: 404,
+  EXECUTION_FAILED: 502,
+  CANCELLED: 409,
+  TIMED_OUT: 504,
+  VAULT_UNAVAILABLE: 503,
 };
 
 /** A refusal the relay explains to its caller: the code travels on the wire, the message is for a person. */

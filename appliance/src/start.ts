@@ -17,6 +17,10 @@ import { Server as SocketServer } from 'socket.io';
 import { relayInfoPath } from './admin-client.ts';
 import type { ApplianceConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { signApproval } from './approvals/tokens.ts';
+import { ExecutionService } from './executions/service.ts';
+import { ExecutionStore } from './executions/store.ts';
+import { ExecutionTracker } from './executions/tracker.ts';
 import { createApp } from './http/app.ts';
 import { ensureAdminToken } from './http/admin-auth.ts';
 import { OperatorCertificates } from './operators/certificates.ts';
@@ -87,6 +91,8 @@ export async function startAppliance(
   const slots = new SlotStore(db.sql);
   const replay = new ReplayGuard(db.sql);
   const certificates = new OperatorCertificates(ca, slots, config.operatorCertHours);
+  const executionStore = new ExecutionStore(db.sql);
+  const tracker = new ExecutionTracker();
 
   const server = createServer({
     key: readFileSync(files.serverKey),
@@ -125,12 +131,32 @@ export async function startAppliance(
     slots,
     certificates,
     replay,
+    executions: executionStore,
+    tracker,
     log,
     requestTimeoutMs: config.operatorRequestTimeoutMs,
   });
   const revocations = new RevocationBus(db, hub, log);
   await revocations.start();
-  const app = createApp({ ca, slots, certificates, replay, hub, revocations, adminToken, log });
+  const executions = new ExecutionService({
+    hub,
+    store: executionStore,
+    tracker,
+    signer: { sign: async (grant) => (await signApproval(ca.approvalKey.privateKey, grant)).token },
+    log,
+  });
+  const app = createApp({
+    ca,
+    slots,
+    certificates,
+    replay,
+    hub,
+    revocations,
+    executions,
+    executionStore,
+    adminToken,
+    log,
+  });
   server.on('request', app.callback());
 
   // `dropops-pki revoke` edits the list on disk; live operators it names are cut off within the poll interval.

@@ -1,11 +1,13 @@
 import { ExitCode, required, runProgram, UsageError, type Program, type Values } from '@dropops/protocol/cli';
 import { createWriteStream, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import pino from 'pino';
 import { enroll } from './enroll.ts';
 import { OperatorError } from './errors.ts';
+import { LedgerError, openLedger, type LogEntry } from './ledger/index.ts';
 import { runOperator } from './link/run.ts';
 import { classify, defaultPolicy, loadPolicy, PolicyError, type Policy } from './policy/index.ts';
 import { redactStream } from './redact/index.ts';
@@ -28,6 +30,32 @@ function policyFor(values: Values): Policy {
   return existsSync(local) ? loadPolicy(local) : defaultPolicy;
 }
 
+/** Who a local `ledger restore` is recorded as approved by: the host user running it. */
+function localApprover(): string {
+  try {
+    return `local:${userInfo().username}`;
+  } catch {
+    return `local:uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
+function ledgerLine(entry: LogEntry): string {
+  const who = [
+    entry.executionId && `execution ${entry.executionId}`,
+    entry.restoredFrom && `from ${entry.restoredFrom.slice(0, 12)}`,
+    entry.approver && `approved by ${entry.approver}`,
+  ].filter(Boolean);
+  const head = `${entry.commit.slice(0, 12)}  ${entry.at}  ${(entry.action ?? 'other').padEnd(8)}  ${who.join(', ')}`;
+  return [head.trimEnd(), ...entry.paths.map((p) => `    ${p}`)].join('\n') + '\n';
+}
+
+/** A file named on the command line: relative names are taken from the current directory. */
+function onlyFile(positionals: string[], needed: boolean): string | undefined {
+  if (positionals.length > 1) throw new UsageError(`Give one FILE, not ${positionals.length}.`);
+  if (needed && positionals.length === 0) throw new UsageError('FILE is required.');
+  return positionals[0] === undefined ? undefined : resolve(positionals[0]);
+}
+
 const UNAVAILABLE = new Set(['RELAY_UNREACHABLE', 'NOT_ENROLLED']);
 
 const program: Program = {
@@ -35,6 +63,7 @@ const program: Program = {
   summary: 'the DropOps agent: dials out to the appliance, opens no port',
   exitCodeOf(err) {
     if (err instanceof PolicyError || err instanceof VaultError) return ExitCode.failed;
+    if (err instanceof LedgerError) return err.code === 'NO_LEDGER' ? ExitCode.unavailable : ExitCode.failed;
     if (err instanceof OperatorError)
       return UNAVAILABLE.has(err.code) ? ExitCode.unavailable : ExitCode.failed;
     return undefined;
@@ -100,7 +129,7 @@ const program: Program = {
         const policy = policyFor(values);
         const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
         for await (const command of lines) {
-          const result = classify(command, policy);
+          const result = classify(command, policy, { stateDir: stateDir(values) });
           const verdict = result.verdict === 'auto' ? 'auto' : 'approve';
           const reason =
             result.verdict === 'deny'
@@ -147,6 +176,49 @@ const program: Program = {
           await finished(out);
         }
         process.stderr.write(`exported ${count} events\n`);
+      },
+    },
+    'ledger log': {
+      summary: "list the Ledger Mirror's commits, newest first; with FILE, only those that changed it",
+      usage: '[FILE] [--dir DIR] [--json]',
+      details: [
+        'DIR defaults to ./.dropops; the ledger is DIR/data/ledger, a bare git repository that stock git reads',
+        '(files sit under their absolute path: /etc/hosts is etc/hosts). A relative FILE is taken from the',
+        'current directory. --json writes one JSON object per commit instead.',
+      ].join('\n'),
+      options: { ...dirOption, json: { type: 'boolean' } },
+      async run(values, positionals) {
+        const file = onlyFile(positionals, false);
+        const ledger = await openLedger(stateDir(values), { create: false });
+        for (const entry of await ledger.log(file))
+          process.stdout.write(values.json === true ? JSON.stringify(entry) + '\n' : ledgerLine(entry));
+      },
+    },
+    'ledger restore': {
+      summary: 'write FILE back as it was at COMMIT (removing it if it did not exist then) and record that',
+      usage: 'FILE --to COMMIT [--dir DIR]',
+      details: [
+        'COMMIT is an id or prefix from `ledger log`, or HEAD, optionally followed by ^ or ~N: COMMIT^ is the',
+        'version from before that commit. The file is replaced whole (temporary file, then rename) and keeps its',
+        'owner and permissions. What it held, if the ledger lacked it, is committed first so the restore can be',
+        'undone. Run here, the restore is recorded as approved by this host user; through the appliance it needs',
+        'an approval.',
+      ].join('\n'),
+      options: { ...dirOption, to: { type: 'string' } },
+      async run(values, positionals) {
+        const file = onlyFile(positionals, true)!;
+        const ledger = await openLedger(stateDir(values), { create: false });
+        const done = await ledger.restore(file, required(values, 'to'), { approver: localApprover() });
+        const from = done.from.slice(0, 12);
+        if (done.snapshot)
+          process.stdout.write(`saved what ${done.path} held first, as ${done.snapshot.slice(0, 12)}\n`);
+        process.stdout.write(
+          done.outcome === 'unchanged'
+            ? `${done.path} already matches ${from}; nothing written\n`
+            : done.outcome === 'removed'
+              ? `removed ${done.path}: it did not exist at ${from} (ledger commit ${done.commit!.slice(0, 12)})\n`
+              : `restored ${done.path} to its version at ${from} (ledger commit ${done.commit!.slice(0, 12)})\n`,
+        );
       },
     },
     redact: {

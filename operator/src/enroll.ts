@@ -2,7 +2,13 @@ import { createCsr, generateKeyPair } from '@dropops/pki';
 import { freshNonce, IssuedCertificate, type EnrollRequest } from '@dropops/protocol';
 import { OperatorError } from './errors.ts';
 import { hostFingerprint } from './identity/fingerprint.ts';
-import { isEnrolled, saveCredentials, stateFiles, type Enrollment } from './identity/state.ts';
+import {
+  isEnrolled,
+  saveApprovalKey,
+  saveCredentials,
+  stateFiles,
+  type Enrollment,
+} from './identity/state.ts';
 import { fetchPinnedRoot, parseRelayUrl, pinnedTlsOptions, postJson } from './link/pinned-tls.ts';
 
 export interface EnrollOptions {
@@ -48,6 +54,8 @@ export async function enroll(options: EnrollOptions): Promise<Enrollment> {
     org: issued.org,
     name: issued.name,
   };
+  // Pinned here, over the CA-pinned channel that the API key authenticated; renewal never replaces it.
+  saveApprovalKey(options.dir, issued.approvalKey);
   saveCredentials(options.dir, enrollment, {
     keyPem: keys.privateKeyPem,
     certPem: issued.certificate,

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, randomBytes, X509Certificate, type K
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { ensureApprovalKey, loadApprovalKey, type ApprovalKey } from './approval-key.ts';
 import { PkiError } from './errors.ts';
 import { caFiles } from './files.ts';
 import { generateKeyPair, writePrivateKey } from './keys.ts';
@@ -15,6 +16,8 @@ export interface CertificateAuthority {
   rootCertPem: string;
   issuingCertPem: string;
   issuingKey: KeyObject;
+  /** Signs approval tokens; operators receive its public half over the enrollment channel and pin it. */
+  approvalKey: ApprovalKey;
 }
 
 export interface IssuedLeaf {
@@ -129,6 +132,7 @@ export function initCa(dir: string, options: InitOptions = {}): CertificateAutho
   });
   writePrivateKey(files.rootKey, rootKeys.privateKeyPem);
   writePrivateKey(files.issuingKey, issuingKeys.privateKeyPem);
+  ensureApprovalKey(dir);
   writeFileSync(files.rootCert, root.certificatePem, { mode: 0o644 });
   writeFileSync(files.issuingCert, issuing.certificatePem, { mode: 0o644 });
   writeFileSync(
@@ -138,6 +142,7 @@ export function initCa(dir: string, options: InitOptions = {}): CertificateAutho
   return loadCa(dir);
 }
 
+/** Loads a CA; a directory made before approval keys existed gets its approval key here. */
 export function loadCa(dir: string): CertificateAuthority {
   const files = caFiles(dir);
   if (!existsSync(files.meta) || !existsSync(files.issuingCert) || !existsSync(files.issuingKey)) {
@@ -150,6 +155,7 @@ export function loadCa(dir: string): CertificateAuthority {
     rootCertPem: readFileSync(files.rootCert, 'utf8'),
     issuingCertPem: readFileSync(files.issuingCert, 'utf8'),
     issuingKey: createPrivateKey(readFileSync(files.issuingKey)),
+    approvalKey: loadApprovalKey(dir),
   };
 }
 

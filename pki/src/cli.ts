@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ExitCode, list, required, runProgram, type Program, type Values } from '@dropops/protocol/cli';
 import { caFiles } from './files.ts';
 import { initCa, issueServerCertificate, loadCa, signOperatorCsr, verifyCertificate } from './authority.ts';
+import { loadBundleSigningKey } from './bundle-signing.ts';
 import { PkiError } from './errors.ts';
 import { writePrivateKey } from './keys.ts';
 import { spkiPin } from './pin.ts';
@@ -30,7 +31,8 @@ const program: Program = {
         const dir = caDir(values);
         const ca = initCa(dir, { trustDomain: values['trust-domain'] as string | undefined });
         process.stdout.write(
-          `CA created in ${dir}\ntrust domain: ${ca.trustDomain}\npin: sha256/${spkiPin(ca.rootCertPem)}\n`,
+          `CA created in ${dir}\ntrust domain: ${ca.trustDomain}\npin: sha256/${spkiPin(ca.rootCertPem)}\n` +
+            `approval key: ${caFiles(dir).approvalPub}\n`,
         );
       },
     },
@@ -125,6 +127,18 @@ const program: Program = {
         process.stdout.write(
           `OK ${result.subject.replace(/\n/g, ', ')} serial ${result.serial} until ${result.notAfter.toISOString()}\n`,
         );
+      },
+    },
+    'bundle-key': {
+      summary: "print the fingerprint of the key that signs offline bundles (created on first use)",
+      usage: '[--dir DIR]',
+      details:
+        "Compare it with the one verify.sh prints on the target host: a key inside a bundle proves nothing alone.",
+      options: dirOption,
+      run(values) {
+        const dir = caDir(values);
+        const key = loadBundleSigningKey(dir);
+        process.stdout.write(`${key.fingerprint}\n${caFiles(dir).bundleSigningPub}\n`);
       },
     },
   },

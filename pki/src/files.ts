@@ -12,5 +12,11 @@ export function caFiles(dir: string) {
     serverCert: join(dir, 'server.crt.pem'),
     serverKey: join(dir, 'server.key.pem'),
     revoked: join(dir, 'revoked.json'),
+    /** Ed25519 key that signs approval tokens; operators pin its public half at enrollment. */
+    approvalKey: join(dir, 'approval.key.pem'),
+    approvalPub: join(dir, 'approval.pub.pem'),
+    /** Ed25519 key that signs the manifests of offline (USB) bundles; created on first use. */
+    bundleSigningKey: join(dir, 'bundle-signing.key.pem'),
+    bundleSigningPub: join(dir, 'bundle-signing.pub.pem'),
   };
 }

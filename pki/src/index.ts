@@ -6,4 +6,7 @@ export * from './pin.ts';
 export * from './identity.ts';
 export * from './revocation.ts';
 export * from './authority.ts';
+export * from './approval-key.ts';
+export * from './ed25519-key.ts';
+export * from './bundle-signing.ts';
 export { createCsr } from './csr.ts';

@@ -18,6 +18,15 @@ export function generateKeyPair(bits: 2048 | 3072 | 4096 = 2048): KeyPairPem {
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
 }
 
+/** An Ed25519 pair for signatures that are not certificates (approval tokens). */
+export function generateEd25519KeyPair(): KeyPairPem {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
 /** Writes a private key readable by its owner only, refusing to replace one that is already there. */
 export function writePrivateKey(path: string, pem: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

@@ -1,6 +1,7 @@
 // Wire schemas shared by the relay, the operator and the console.
 // Every message that crosses the link is parsed with one of these before it is trusted.
 import { z } from 'zod';
+import { Freshness, WireError } from './wire.ts';
 
 /** How far a request's timestamp may be from the receiver's clock before it is refused as a replay. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -11,38 +12,9 @@ export const HEARTBEAT_INTERVAL_MS = 30_000;
 export const HEARTBEAT_TIMEOUT_MS = 20_000;
 export const OPERATOR_NAMESPACE = '/operator';
 
-export const ErrorCode = z.enum([
-  'BAD_REQUEST',
-  'UNAUTHENTICATED',
-  'INVALID_API_KEY',
-  'API_KEY_REVOKED',
-  'FINGERPRINT_MISMATCH',
-  'CLIENT_CERT_REQUIRED',
-  'CERT_REVOKED',
-  'CERT_EXPIRED',
-  'CERT_UNKNOWN_OPERATOR',
-  'REPLAYED_REQUEST',
-  'CLOCK_SKEW',
-  'OPERATOR_NOT_FOUND',
-  'OPERATOR_OFFLINE',
-  'OPERATOR_TIMEOUT',
-  'ALREADY_EXISTS',
-  'RATE_LIMITED',
-  'INTERNAL',
-]);
-export type ErrorCode = z.infer<typeof ErrorCode>;
-
-/** The only error shape that leaves a process: a code a program can branch on and a sentence a person can act on. */
-export const WireError = z.object({ code: ErrorCode, message: z.string().max(1000) });
-export type WireError = z.infer<typeof WireError>;
-
-const nonce = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{22,64}$/, 'a nonce is 22 to 64 base64url characters (at least 128 random bits)');
-
-/** Freshness fields carried by every request, checked against the clock and the shared nonce store. */
-export const Freshness = z.object({ ts: z.number().int().positive(), nonce });
-export type Freshness = z.infer<typeof Freshness>;
+export { ErrorCode, Freshness, WireError } from './wire.ts';
+export * from './execution.ts';
+export * from './approval.ts';
 
 const pem = (label: string, max: number) =>
   z
@@ -69,15 +41,13 @@ export const IssuedCertificate = z.object({
   /** Issuing CA then root, so the operator can present and check the full chain. */
   chain: z.array(z.string()),
   notAfter: z.string(),
+  /** The appliance's approval public key (SPKI PEM, Ed25519); the operator pins it at enrollment. */
+  approvalKey: pem('PUBLIC KEY', 1024),
 });
 export type IssuedCertificate = z.infer<typeof IssuedCertificate>;
 
 export const RenewRequest = Freshness.extend({ csr: pem('CERTIFICATE REQUEST', 16 * 1024) });
 export type RenewRequest = z.infer<typeof RenewRequest>;
-
-/** What the relay may ask of an operator. The list grows with the executor; anything else is refused. */
-export const RelayRequest = Freshness.extend({ id: z.string().uuid(), kind: z.enum(['facts']) });
-export type RelayRequest = z.infer<typeof RelayRequest>;
 
 export const HostFacts = z.object({
   hostname: z.string(),
@@ -97,8 +67,15 @@ export const ackOf = <T extends z.ZodTypeAny>(result: T) =>
   z.union([z.object({ ok: z.literal(true), result }), z.object({ ok: z.literal(false), error: WireError })]);
 
 export const OperatorEvents = {
-  /** relay → operator: a RelayRequest, acknowledged with ackOf(HostFacts). */
+  /**
+   * relay → operator: a RelayRequest, acknowledged with ackOf(HostFacts) for facts, ackOf(ExecAccepted) for
+   * exec, ackOf(History) for history and ackOf(ExecutionId) for cancel.
+   */
   request: 'relay:request',
+  /** operator → relay: a ModelOutput, sent just before the ExecResult of the same execution. */
+  modelOutput: 'operator:model-output',
+  /** operator → relay: an ExecResult when a run ends; acknowledged with `{ ok: true }` once the relay holds it. */
+  result: 'operator:result',
   /** relay → operator: finish and exit; sent by `operator stop`. */
   stop: 'relay:stop',
   /** operator → relay: a RenewRequest, acknowledged with ackOf(IssuedCertificate). */

@@ -17,6 +17,9 @@ export function ensureAdminToken(dataDir: string): string {
   return readFileSync(path, 'utf8').trim();
 }
 
+/** Who the admin token speaks for in the audit record and in approvals it signs. */
+export const ADMIN_IDENTITY = 'admin (appliance admin token)';
+
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 export function requireAdmin(token: string): Middleware {

@@ -1,18 +1,25 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
-import { CreateOperatorRequest, type OperatorSlot } from '@dropops/protocol';
+import {
+  CreateOperatorRequest,
+  ExecCommandRequest,
+  HistoryQuery,
+  type OperatorSlot,
+} from '@dropops/protocol';
 import { normaliseSerial, revokeSerials, type CertificateAuthority } from '@dropops/pki';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { enroll } from '../enrollment/enroll.ts';
 import { RelayError } from '../errors.ts';
+import type { ExecutionService } from '../executions/service.ts';
+import type { ExecutionStore } from '../executions/store.ts';
 import type { OperatorCertificates } from '../operators/certificates.ts';
 import type { SlotRow, SlotStore } from '../operators/slots.ts';
 import type { OperatorHub } from '../relay/operator-hub.ts';
 import type { RevocationBus } from '../relay/revocation-bus.ts';
 import type { ReplayGuard } from '../security/replay.ts';
 import { parseInput } from '../validation.ts';
-import { requireAdmin } from './admin-auth.ts';
+import { ADMIN_IDENTITY, requireAdmin } from './admin-auth.ts';
 
 export interface AppDeps {
   ca: CertificateAuthority;
@@ -21,6 +28,8 @@ export interface AppDeps {
   replay: ReplayGuard;
   hub: OperatorHub;
   revocations: RevocationBus;
+  executions: ExecutionService;
+  executionStore: ExecutionStore;
   adminToken: string;
   log: Logger;
 }
@@ -127,6 +136,34 @@ export function createApp(deps: AppDeps): Koa {
     const started = process.hrtime.bigint();
     const facts = await deps.hub.facts(slot.id);
     ctx.body = { operator: view(slot), facts, roundTripMs: Number(process.hrtime.bigint() - started) / 1e6 };
+  });
+
+  router.post('/api/operators/:ref/exec', admin, async (ctx) => {
+    const input = parseInput(ExecCommandRequest, ctx.request.body, 'command');
+    const slot = await deps.slots.find(ctx.params.ref!);
+    ctx.body = await deps.executions.exec({
+      slot,
+      command: input.command,
+      timeoutMs: input.timeoutMs,
+      requestedBy: ADMIN_IDENTITY,
+      approver: input.approve ? ADMIN_IDENTITY : undefined,
+    });
+  });
+
+  router.post('/api/operators/:ref/history', admin, async (ctx) => {
+    const query = parseInput(HistoryQuery, ctx.request.body ?? {}, 'history query');
+    const slot = await deps.slots.find(ctx.params.ref!);
+    ctx.body = await deps.executions.history(slot, query);
+  });
+
+  router.get('/api/operators/:ref/executions', admin, async (ctx) => {
+    const slot = await deps.slots.find(ctx.params.ref!);
+    ctx.body = { executions: await deps.executionStore.list(slot.id) };
+  });
+
+  router.post('/api/executions/:id/cancel', admin, async (ctx) => {
+    await deps.executions.cancel(ctx.params.id!);
+    ctx.body = { cancelling: ctx.params.id };
   });
 
   router.post('/api/certificates/:serial/revoke', admin, async (ctx) => {

@@ -32,6 +32,7 @@ export class OperatorCertificates {
       certificate: issued.certificatePem,
       chain: [this.ca.issuingCertPem, this.ca.rootCertPem],
       notAfter: issued.notAfter.toISOString(),
+      approvalKey: this.ca.approvalKey.publicKeyPem,
     };
   }
 }

@@ -2,8 +2,10 @@ import { randomUUID, X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import {
   ackOf,
+  ExecResult,
   freshNonce,
   HostFacts,
+  ModelOutput,
   IssuedCertificate,
   OPERATOR_NAMESPACE,
   OperatorEvents,
@@ -19,7 +21,10 @@ import {
 } from '@dropops/pki';
 import type { Logger } from 'pino';
 import type { Namespace, Server, Socket } from 'socket.io';
+import type { z } from 'zod';
 import { RelayError } from '../errors.ts';
+import type { ExecutionStore } from '../executions/store.ts';
+import type { ExecutionTracker } from '../executions/tracker.ts';
 import type { OperatorCertificates } from '../operators/certificates.ts';
 import type { SlotStore } from '../operators/slots.ts';
 import type { ReplayGuard } from '../security/replay.ts';
@@ -37,15 +42,20 @@ interface Deps {
   slots: SlotStore;
   certificates: OperatorCertificates;
   replay: ReplayGuard;
+  executions: ExecutionStore;
+  tracker: ExecutionTracker;
   log: Logger;
   requestTimeoutMs: number;
 }
+
+/** The parts of a RelayRequest the caller chooses; the hub adds the id and the freshness fields. */
+export type RequestBody = { kind: string } & Record<string, unknown>;
 
 function refusal(code: ErrorCode, message: string): Error & { data: WireError } {
   return Object.assign(new Error(message), { data: { code, message } });
 }
 
-const FactsAck = ackOf(HostFacts);
+const RESULT_ACK = { ok: true } as const;
 
 /**
  * The `/operator` namespace: only operators holding a live, unrevoked certificate from the issuing CA,
@@ -165,8 +175,31 @@ export class OperatorHub {
         (err: unknown) => ack({ ok: false, error: this.toWire(err, session) }),
       );
     });
+    socket.on(OperatorEvents.modelOutput, (payload: unknown) => {
+      const output = ModelOutput.safeParse(payload);
+      if (!output.success || !this.deps.tracker.modelOutput(session.slotId, output.data))
+        this.deps.log.warn(
+          { operatorId: session.slotId },
+          'dropped model output that no run of this operator awaits',
+        );
+    });
+    socket.on(OperatorEvents.result, (payload: unknown, ack: unknown) => {
+      this.recordResult(session, payload).then(
+        () => typeof ack === 'function' && ack(RESULT_ACK),
+        (err: unknown) => typeof ack === 'function' && ack({ ok: false, error: this.toWire(err, session) }),
+      );
+    });
     socket.on('disconnect', (reason) => {
-      if (this.live.get(session.slotId) === socket) this.live.delete(session.slotId);
+      if (this.live.get(session.slotId) === socket) {
+        this.live.delete(session.slotId);
+        this.deps.tracker.failAll(
+          session.slotId,
+          new RelayError(
+            'OPERATOR_OFFLINE',
+            'the operator disconnected during the run; the host keeps running it and reports the result when it reconnects.',
+          ),
+        );
+      }
       this.deps.log.info({ operatorId: session.slotId, reason }, 'operator disconnected');
     });
   }
@@ -214,26 +247,47 @@ export class OperatorHub {
     return socket;
   }
 
-  /** relay → operator → relay: asks the live operator for its host facts. */
-  async facts(slotId: string): Promise<HostFacts> {
+  /** The operator's result is metadata only; it settles a run only if that run was sent to this operator. */
+  private async recordResult(session: OperatorSession, payload: unknown): Promise<void> {
+    const result = parseInput(ExecResult, payload, 'execution result');
+    const modelBytes = this.deps.tracker.modelBytes(session.slotId, result.executionId);
+    if (!(await this.deps.executions.finished(session.slotId, result, modelBytes))) {
+      throw new RelayError(
+        'EXECUTION_NOT_FOUND',
+        `no run ${result.executionId} of this operator is waiting for a result.`,
+      );
+    }
+    this.deps.tracker.settle(session.slotId, result);
+  }
+
+  /**
+   * relay → operator → relay: one request and its acknowledgement, parsed with the schema of its answer.
+   * A refusal by the operator comes back as a RelayError carrying the operator's own code.
+   */
+  async ask<T extends z.ZodTypeAny>(slotId: string, body: RequestBody, answer: T): Promise<z.infer<T>> {
     const socket = this.socketOf(slotId);
     let reply: unknown;
     try {
       reply = await socket
         .timeout(this.deps.requestTimeoutMs)
-        .emitWithAck(OperatorEvents.request, { id: randomUUID(), kind: 'facts', ...freshNonce() });
+        .emitWithAck(OperatorEvents.request, { ...body, id: randomUUID(), ...freshNonce() });
     } catch {
       throw new RelayError(
         'OPERATOR_TIMEOUT',
         `the operator did not answer within ${this.deps.requestTimeoutMs} ms; check its host and network.`,
       );
     }
-    const ack = FactsAck.safeParse(reply);
+    const ack = ackOf(answer).safeParse(reply);
     if (!ack.success)
       throw new RelayError('INTERNAL', 'the operator sent a malformed answer; check its version.');
-    if (!ack.data.ok)
-      throw new RelayError(ack.data.error.code, `the operator refused: ${ack.data.error.message}`);
-    return ack.data.result;
+    const data = ack.data as { ok: true; result: z.infer<T> } | { ok: false; error: WireError };
+    if (!data.ok) throw new RelayError(data.error.code, `the operator refused: ${data.error.message}`);
+    return data.result;
+  }
+
+  /** relay → operator → relay: asks the live operator for its host facts. */
+  facts(slotId: string): Promise<HostFacts> {
+    return this.ask(slotId, { kind: 'facts' }, HostFacts);
   }
 
   /** Asks the operator to finish and exit. */

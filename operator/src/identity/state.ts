@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { operatorIdentityOf, writePrivateKey } from '@dropops/pki';
+import { parseApprovalKey } from '../approvals/key.ts';
 import { OperatorError } from '../errors.ts';
 
 /** What enrollment leaves in `.dropops/`: the pinned root, the relay's address, and this host's key and certificate. */
@@ -29,6 +30,8 @@ export function stateFiles(dir: string) {
     cert: join(root, 'operator.crt.pem'),
     chain: join(root, 'chain.pem'),
     root: join(root, 'ca.pem'),
+    /** The appliance's approval key, pinned at enrollment; only a new enrollment replaces it. */
+    approvalKey: join(root, 'approval.pub.pem'),
     lock: join(root, 'run.lock'),
   };
 }
@@ -80,4 +83,51 @@ export function saveCredentials(dir: string, enrollment: Enrollment, credentials
   replaceFile(files.chain, credentials.chainPem, 0o600);
   replaceFile(files.root, credentials.rootPem, 0o600);
   replaceFile(files.enrollment, JSON.stringify(enrollment, null, 2) + '\n', 0o600);
+}
+
+function approvalKeyOf(pem: string) {
+  const key = parseApprovalKey(pem);
+  if (!key) {
+    throw new OperatorError(
+      'BAD_APPROVAL_KEY',
+      'the appliance sent an approval key that is not an Ed25519 public key; upgrade the appliance, then enroll again.',
+    );
+  }
+  return key;
+}
+
+/** Pins the approval key at enrollment. Written before `operator.json`, so an interrupted enrollment is no enrollment. */
+export function saveApprovalKey(dir: string, pem: string): void {
+  approvalKeyOf(pem);
+  const files = stateFiles(dir);
+  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  replaceFile(files.approvalKey, pem, 0o600);
+}
+
+/** The pinned approval key (SPKI PEM), which the operator checks every approval against. */
+export function readApprovalKey(dir: string): string {
+  const path = stateFiles(dir).approvalKey;
+  if (!existsSync(path)) {
+    throw new OperatorError(
+      'NOT_ENROLLED',
+      `no approval key is pinned in ${stateFiles(dir).dir}; enroll again with \`dropops-operator enroll --force\`.`,
+    );
+  }
+  return readFileSync(path, 'utf8');
+}
+
+/**
+ * What renewal does with the approval key the relay sends: `pinned` when an enrollment made before approval
+ * keys existed had none (the renewal channel is as authenticated as enrollment), `unchanged` when it is the
+ * pinned key, `refused` when it differs, in which case the pinned key stays: a new key needs a new enrollment.
+ */
+export function pinApprovalKeyOnRenewal(dir: string, offeredPem: string): 'pinned' | 'unchanged' | 'refused' {
+  const path = stateFiles(dir).approvalKey;
+  if (!existsSync(path)) {
+    saveApprovalKey(dir, offeredPem);
+    return 'pinned';
+  }
+  const pinned = parseApprovalKey(readFileSync(path, 'utf8'));
+  const offered = parseApprovalKey(offeredPem);
+  return pinned && offered && pinned.equals(offered) ? 'unchanged' : 'refused';
 }

@@ -7,21 +7,28 @@ import {
   OPERATOR_NAMESPACE,
   OperatorEvents,
   RelayRequest,
+  type ExecResult,
+  type ModelOutput,
   type WireError,
 } from '@dropops/protocol';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { OperatorError } from '../errors.ts';
-import { hostFacts } from '../facts.ts';
 import { hostFingerprint } from '../identity/fingerprint.ts';
 import {
   certificateFingerprint,
+  pinApprovalKeyOnRenewal,
+  readApprovalKey,
   readEnrollment,
   saveCredentials,
   stateFiles,
   type Credentials,
   type Enrollment,
 } from '../identity/state.ts';
+import { detectSandbox, startupNotice } from '../exec/index.ts';
+import { defaultPolicy, type Policy } from '../policy/index.ts';
+import { RequestHandler, type Answer } from '../requests/handler.ts';
+import { openVault, type Vault } from '../vault/index.ts';
 import { SeenNonces } from './freshness.ts';
 import { acquireLock } from './lock.ts';
 import { parseRelayUrl, pinnedTlsOptions } from './pinned-tls.ts';
@@ -46,6 +53,10 @@ export interface RunOptions {
   fingerprint?: string;
   /** Called on every successful (re)connection; tests and the CLI use it. */
   onConnected?: () => void;
+  /** The host's own policy (default: the built-in one). */
+  policy?: Policy;
+  /** Where commands run (default: the directory the operator started in). */
+  cwd?: string;
 }
 
 const RenewAck = ackOf(IssuedCertificate);
@@ -66,11 +77,35 @@ export async function runOperator(options: RunOptions): Promise<RunOutcome> {
       `${files.dir} was enrolled on another host; enroll this host with its own API key.`,
     );
   }
+  const approvalKeyPem = readApprovalKey(options.dir);
   const releaseLock = acquireLock(files.lock);
-  const link = new OperatorLink(enrollment, initial, options);
+  let vault: Vault | undefined;
+  let handler: RequestHandler | undefined;
   try {
+    // A locked or corrupt vault stops the operator here: it never runs anything without its record.
+    vault = openVault(files.dir);
+    const sandbox = await detectSandbox();
+    options.log.info({ sandbox: sandbox.kind }, await startupNotice());
+    const session = vault.startSession({ operatorId: enrollment.operatorId, relay: enrollment.relay });
+    const link: OperatorLink = new OperatorLink(enrollment, initial, options, (request) =>
+      handler!.handle(request),
+    );
+    handler = new RequestHandler({
+      operatorId: enrollment.operatorId,
+      stateDir: files.dir,
+      cwd: options.cwd ?? process.cwd(),
+      vault,
+      sessionId: session.id,
+      policy: options.policy ?? defaultPolicy,
+      approvalKeyPem,
+      sandbox,
+      log: options.log,
+      deliver: (output, result) => link.deliver(output, result),
+    });
     return await link.run();
   } finally {
+    handler?.cancelAll();
+    vault?.close();
     releaseLock();
   }
 }
@@ -82,11 +117,15 @@ class OperatorLink {
   private readonly nonces = new SeenNonces();
   private readonly address;
   private finish!: (outcome: RunOutcome | OperatorError) => void;
+  /** Results waiting for the link: a run that ends while the relay is away is reported when it comes back. */
+  private flushing = false;
+  private readonly outbox: { output: ModelOutput; result: ExecResult }[] = [];
 
   constructor(
     private readonly enrollment: Enrollment,
     private credentials: Credentials,
     private readonly options: RunOptions,
+    private readonly serve: (request: RelayRequest) => Promise<Answer>,
   ) {
     this.address = parseRelayUrl(enrollment.relay);
   }
@@ -139,6 +178,7 @@ class OperatorLink {
         'connected to the relay',
       );
       this.options.onConnected?.();
+      this.flush();
     });
     socket.on('connect_error', (err: Error & { data?: WireError }) => {
       const code = err.data?.code;
@@ -159,7 +199,17 @@ class OperatorLink {
       if (reason === 'io server disconnect') this.retryLater(socket);
     });
     socket.on(OperatorEvents.request, (payload: unknown, ack: unknown) => {
-      if (typeof ack === 'function') ack(this.handle(payload));
+      if (typeof ack !== 'function') return;
+      this.handle(payload).then(
+        (answer) => ack(answer),
+        (err: unknown) => {
+          this.log.error({ reason: (err as Error).message }, 'a request failed on this host');
+          ack({
+            ok: false,
+            error: { code: 'INTERNAL', message: 'the operator failed to handle the request; see its log.' },
+          });
+        },
+      );
     });
     socket.on(OperatorEvents.stop, () => {
       this.log.info('the relay asked this operator to stop');
@@ -176,7 +226,40 @@ class OperatorLink {
     }, delay);
   }
 
-  private handle(payload: unknown) {
+  deliver(output: ModelOutput, result: ExecResult): void {
+    this.outbox.push({ output, result });
+    this.flush();
+  }
+
+  /** Sends queued results in order; one the relay has not acknowledged stays queued for the next connection. */
+  private flush(): void {
+    const socket = this.socket;
+    const next = this.outbox[0];
+    if (!socket?.connected || !next || this.flushing) return;
+    this.flushing = true;
+    socket.emit(OperatorEvents.modelOutput, next.output);
+    socket
+      .timeout(30_000)
+      .emitWithAck(OperatorEvents.result, next.result)
+      .then(
+        (ack: { ok?: boolean; error?: WireError }) => {
+          // Refused for good (the relay no longer knows the run): the vault still holds it; drop it here.
+          if (!ack?.ok)
+            this.log.warn(
+              { executionId: next.result.executionId, code: ack?.error?.code },
+              'the relay did not take a result',
+            );
+          this.outbox.shift();
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.flushing = false;
+        if (this.outbox.length && this.socket?.connected) this.flush();
+      });
+  }
+
+  private async handle(payload: unknown): Promise<Answer> {
     const request = RelayRequest.safeParse(payload);
     if (!request.success) {
       this.log.warn('refused a malformed request from the relay');
@@ -190,7 +273,7 @@ class OperatorLink {
       this.log.warn({ code: refusal.code, id: request.data.id }, refusal.message);
       return { ok: false, error: refusal };
     }
-    return { ok: true, result: hostFacts() };
+    return this.serve(request.data);
   }
 
   private scheduleRenewal(): void {
@@ -213,6 +296,12 @@ class OperatorLink {
       });
       const ack = RenewAck.parse(reply);
       if (!ack.ok) throw new OperatorError(ack.error.code, ack.error.message);
+      if (pinApprovalKeyOnRenewal(this.options.dir, ack.result.approvalKey) === 'refused') {
+        this.log.warn(
+          { code: 'APPROVAL_KEY_CHANGED' },
+          'the relay sent an approval key different from the one pinned at enrollment; keeping the pinned key. If the appliance really changed its key, enroll this operator again.',
+        );
+      }
       this.credentials = {
         ...this.credentials,
         keyPem: keys.privateKeyPem,

@@ -1,4 +1,7 @@
+import { globMatch } from './glob.ts';
+import { SYSTEM_PROGRAM } from './paths.ts';
 import { defaultPolicy, type DenyRule, type Policy } from './policy.ts';
+import { protectedWrite, type ProtectOptions } from './protected.ts';
 import { list, nodeType, parseShell, Redir, walk, type ShNode } from './parse.ts';
 import { knownUnsafe, programs } from './programs/index.ts';
 import { unwrap } from './programs/wrappers.ts';
@@ -14,7 +17,6 @@ export interface Classification {
 const approve = (reason: string): Classification => ({ verdict: 'approve', reason });
 const deny = (reason: string): Classification => ({ verdict: 'deny', reason });
 
-const SYSTEM_DIRS = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$/;
 const SAFE_SINKS = new Set(['/dev/null', '/dev/stdout', '/dev/stderr']);
 const RUNS_CODE = new Set(['eval', 'exec', 'source', '.', 'builtin', 'trap', 'alias']);
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'busybox']);
@@ -53,30 +55,6 @@ const OPS: Record<number, string> = {
   [Redir.HereString]: '<<<',
   [Redir.All]: '&>',
   [Redir.AppendAll]: '&>>',
-};
-
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        re += `[${glob.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's');
-}
-const globCache = new Map<string, RegExp>();
-const globMatch = (glob: string, value: string) => {
-  let re = globCache.get(glob);
-  if (!re) globCache.set(glob, (re = globToRegExp(glob)));
-  return re.test(value);
 };
 
 /** `//`, `/./` and the like are the root too. */
@@ -272,7 +250,7 @@ function checkProgram(words: WordInfo[], ctx: Context, untrusted: boolean): stri
   if (!head) return null;
   if (!head.literal) return `non-literal command "${head.text}"`;
   if (/[^\x21-\x7e]/.test(head.text)) return `non-ASCII or invisible character in command "${head.text}"`;
-  if (head.text.includes('/') && !SYSTEM_DIRS.test(head.text))
+  if (head.text.includes('/') && !SYSTEM_PROGRAM.test(head.text))
     return `program path "${head.text}" is not in a system directory`;
   const name = baseName(head.text);
   const args = words.slice(1);
@@ -313,10 +291,21 @@ function classifyUnsafe(command: string, policy: Policy): Classification {
     : { verdict: 'auto', reason: 'every command is a read-only program with accepted arguments' };
 }
 
-/** Says whether a shell command line is provably read-only (auto), needs approval, or is refused (deny). */
-export function classify(command: string, policy: Policy = defaultPolicy): Classification {
+/**
+ * Says whether a shell command line is provably read-only (auto), needs approval, or is refused (deny):
+ * by the denylist, or because a path it is known to write is protected. `where` is the directory the
+ * command runs in and the operator's state directory (by default the process's and its `.dropops`).
+ */
+export function classify(
+  command: string,
+  policy: Policy = defaultPolicy,
+  where: Partial<ProtectOptions> = {},
+): Classification {
   try {
-    return classifyUnsafe(command, policy);
+    const result = classifyUnsafe(command, policy);
+    if (result.verdict !== 'approve') return result;
+    const refused = protectedWrite(command, policy, { stateDir: '.dropops', ...where });
+    return refused ? deny(refused) : result;
   } catch (err) {
     return approve(`classifier error: ${(err as Error)?.message ?? String(err)}`);
   }

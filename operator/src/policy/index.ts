@@ -8,3 +8,11 @@ export {
   type Policy,
   type PolicyErrorCode,
 } from './policy.ts';
+export {
+  checkWritable,
+  protectedTargets,
+  protectedWrite,
+  type ProtectedRefusal,
+  type ProtectOptions,
+} from './protected.ts';
+export { writeTargets, type WriteTargets } from './targets.ts';

@@ -16,6 +16,12 @@ export interface Policy {
   /** Programs that may be classified auto (when their specification matches). */
   auto: string[];
   limits: { maxLength: number; maxDepth: number; maxCommands: number };
+  /**
+   * Paths no write may reach, even with approval (see protected.ts): absolute or `~/`-relative; each
+   * protects itself and everything below it; `*`, `?` and `[...]` match within one path component.
+   * The operator's own state directory is always protected on top of these.
+   */
+  protectedPaths: string[];
 }
 
 export type PolicyErrorCode =
@@ -52,6 +58,23 @@ export const defaultPolicy: Policy = Object.freeze({
   ],
   auto: Object.keys(programs),
   limits: { maxLength: 4096, maxDepth: 8, maxCommands: 64 },
+  protectedPaths: [
+    '/etc/shadow',
+    '/etc/shadow-',
+    '/etc/gshadow',
+    '/etc/gshadow-',
+    '/etc/passwd',
+    '/etc/group',
+    '/etc/sudoers',
+    '/etc/sudoers.d',
+    '/boot',
+    '/proc/sys',
+    '/proc/sysrq-trigger',
+    '/sys',
+    '/dev',
+    '/root/.ssh',
+    '~/.ssh/authorized_keys*',
+  ],
 }) as Policy;
 
 const ruleSchema = z.object({ program: z.string().min(1), anyArg: z.array(z.string()).optional() }).strict();
@@ -62,6 +85,9 @@ const limitsSchema = z
     maxCommands: z.number().int().positive(),
   })
   .strict();
+const protectedPathsSchema = z.array(
+  z.string().regex(/^(\/|~\/)/, 'a protected path is absolute or starts with ~/'),
+);
 const policySchema = z
   .object({
     mode: z.enum(['denylist', 'allowlist']).default('denylist'),
@@ -69,6 +95,7 @@ const policySchema = z
     deny: z.array(ruleSchema).default(defaultPolicy.deny),
     auto: z.array(z.string()).default(defaultPolicy.auto),
     limits: limitsSchema.default(defaultPolicy.limits),
+    protectedPaths: protectedPathsSchema.default(defaultPolicy.protectedPaths),
   })
   .strict();
 
@@ -106,18 +133,20 @@ const narrowingSchema = z
     deny: z.array(ruleSchema).optional(),
     allowlist: z.array(z.string()).optional(),
     removeAuto: z.array(z.string()).optional(),
+    protectedPaths: protectedPathsSchema.optional(),
   })
   .strict();
 
 /**
  * Applies the appliance's restrictions: extra deny rules, allowlist mode with a subset of what is
- * already allowed, programs removed from auto. Nothing in it can widen the local policy.
+ * already allowed, programs removed from auto, extra protected paths. Nothing in it can widen the
+ * local policy.
  */
 export function narrowPolicy(local: Policy, fromAppliance: unknown): Policy {
   const parsed = narrowingSchema.safeParse(fromAppliance);
   if (!parsed.success)
     throw new PolicyError('INVALID_NARROWING', `appliance policy is invalid: ${parsed.error.message}`);
-  const { deny = [], allowlist, removeAuto = [] } = parsed.data;
+  const { deny = [], allowlist, removeAuto = [], protectedPaths = [] } = parsed.data;
   let mode = local.mode;
   let allow = [...local.allow];
   if (allowlist) {
@@ -131,5 +160,6 @@ export function narrowPolicy(local: Policy, fromAppliance: unknown): Policy {
     deny: [...local.deny, ...deny],
     auto: local.auto.filter((p) => !removed.has(p)),
     limits: { ...local.limits },
+    protectedPaths: [...local.protectedPaths, ...protectedPaths],
   };
 }

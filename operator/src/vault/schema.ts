@@ -3,7 +3,7 @@ import { VaultError } from './errors.ts';
 
 /** 'DROP' — marks the file as ours, so a foreign SQLite database is refused rather than written into. */
 export const APPLICATION_ID = 0x44524f50;
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const EVENT_TYPES = [
   'USER_MSG',
@@ -17,6 +17,9 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number];
 
 const typeList = EVENT_TYPES.map((t) => `'${t}'`).join(',');
+// The same constraint as `type IN (...)`, written as comparisons: SQLite builds an ephemeral table for an
+// IN list on every statement run, which cost more than the rest of an insert (measured ~1.7x on appends).
+const typeCheck = EVENT_TYPES.map((t) => `type = '${t}'`).join(' OR ');
 
 // No secondary indexes beyond UNIQUE(id): each one measured a large cut in batched append throughput.
 // Migrations run in order; index i brings user_version from i to i + 1. Each runs in one transaction.
@@ -45,6 +48,23 @@ const MIGRATIONS: string[] = [
     data BLOB NOT NULL,
     PRIMARY KEY (event_id, stream, chunk_seq)
   );
+  `,
+  // v2: the events table rebuilt with the type check as comparisons (SQLite cannot alter a CHECK in
+  // place). Rows are copied as they are, hashes included, so the chain and its verification are unchanged.
+  `
+  CREATE TABLE events_v2 (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    type TEXT NOT NULL CHECK (${typeCheck}),
+    at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  INSERT INTO events_v2 SELECT seq, id, session_id, type, at, payload, prev_hash, hash FROM events;
+  DROP TABLE events;
+  ALTER TABLE events_v2 RENAME TO events;
   `,
 ];
 
@@ -81,13 +101,24 @@ export function checkExisting(db: BetterSqlite3.Database, path: string): number 
   return version;
 }
 
-/** Creates or upgrades the schema; each step commits together with its user_version bump. */
+/**
+ * Creates or upgrades the schema; each step commits together with its user_version bump. Foreign keys are
+ * off while it runs (SQLite's documented way to rebuild a table that others reference; the pragma cannot
+ * change inside a transaction) and restored afterwards.
+ */
 export function migrate(db: BetterSqlite3.Database, from: number): void {
-  for (let v = from; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      if (v === 0) db.pragma(`application_id = ${APPLICATION_ID}`);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
+  if (from >= SCHEMA_VERSION) return;
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v]!);
+        if (v === 0) db.pragma(`application_id = ${APPLICATION_ID}`);
+        db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  } finally {
+    db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
   }
 }

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { eventId, nowIso } from './ids.ts';
 import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { canonicalJson, eventHash, GENESIS_HASH } from './canonical.ts';
+import { canonicalJson, encodedEventHash, GENESIS_HASH, jsonString } from './canonical.ts';
 import { VaultError } from './errors.ts';
 import { acquireLock } from './lock.ts';
 import { checkExisting, EVENT_TYPES, migrate, type EventType } from './schema.ts';
@@ -80,6 +80,15 @@ export interface OpenOptions {
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const typeSet = new Set<string>(EVENT_TYPES);
 
+const EVENT_COLUMNS = 'INSERT INTO events (seq, id, session_id, type, at, payload, prev_hash, hash) VALUES ';
+const EVENT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?)';
+/**
+ * Rows per multi-row INSERT in a batch: one statement run binds 32 rows, which measured ~1.5x the rows/s of
+ * one run per row (the per-run cost in better-sqlite3 and SQLite dominates a small row).
+ */
+const ROWS_PER_INSERT = 32;
+const FIELDS_PER_ROW = 8;
+
 function looksLikeSqlite(path: string): boolean {
   const fd = openSync(path, 'r');
   try {
@@ -155,6 +164,7 @@ interface EventRow {
 
 class SqliteVault implements Vault {
   private readonly insertEvent: BetterSqlite3.Statement;
+  private readonly insertEvents: BetterSqlite3.Statement;
   private readonly lastRow: BetterSqlite3.Statement<HeadRow>;
   private readonly insertSession: BetterSqlite3.Statement;
   private readonly insertOutput: BetterSqlite3.Statement;
@@ -170,9 +180,7 @@ class SqliteVault implements Vault {
     readonly path: string,
     private readonly release: () => void,
   ) {
-    this.insertEvent = db.prepare(
-      'INSERT INTO events (seq, id, session_id, type, at, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.insertEvent = db.prepare(EVENT_COLUMNS + EVENT_ROW);
     this.lastRow = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
     this.insertSession = db.prepare(
       'INSERT INTO sessions (id, started_at, operator_id, relay) VALUES (?, ?, ?, ?)',
@@ -189,27 +197,52 @@ class SqliteVault implements Vault {
     this.chunksOf = db.prepare(
       'SELECT stream, data FROM outputs WHERE event_id = ? ORDER BY stream, chunk_seq',
     );
+    this.insertEvents = db.prepare(EVENT_COLUMNS + Array(ROWS_PER_INSERT).fill(EVENT_ROW).join(', '));
     // The head is read from the last row inside the write transaction, so it cannot drift from the table.
-    this.batch = db.transaction((events: readonly NewEvent[]) => {
-      const last = this.lastRow.get();
-      let seq = last?.seq ?? 0;
-      let prev = last?.hash ?? GENESIS_HASH;
-      const out: Appended[] = new Array(events.length);
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
-        const { payload, at } = this.prepareEvent(e);
-        seq++;
-        const id = eventId();
-        const hash = eventHash(
-          { seq, id, sessionId: e.sessionId, type: e.type, at, prevHash: prev },
-          payload,
-        );
-        this.insertEvent.run(seq, id, e.sessionId, e.type, at, payload, prev, hash);
-        prev = hash;
-        out[i] = { seq, id, hash };
+    this.batch = db.transaction((events: readonly NewEvent[]) => this.chain(events)).immediate;
+  }
+
+  /**
+   * Hashes and inserts the events after the current head. The hash input is built here from parts encoded
+   * once: ids (from eventId), types (checked against the list) and times (ISO, checked) never need escaping,
+   * a session's JSON is reused while the batch stays in it, and each prev_hash is our own hex digest except
+   * the stored head, which goes through jsonString like any value read back from the file.
+   */
+  private chain(events: readonly NewEvent[]): Appended[] {
+    const last = this.lastRow.get();
+    let seq = last?.seq ?? 0;
+    let prev = last?.hash ?? GENESIS_HASH;
+    let prevJson = jsonString(prev);
+    let sessionId = '';
+    let sessionJson = '';
+    const out: Appended[] = new Array(events.length);
+    const rows: unknown[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const { payload, at } = this.prepareEvent(e);
+      if (e.sessionId !== sessionId) {
+        sessionId = e.sessionId;
+        sessionJson = jsonString(sessionId);
       }
-      return out;
-    }).immediate;
+      seq++;
+      const id = eventId();
+      const hash = encodedEventHash(
+        '[' + seq + ',"' + id + '",' + sessionJson + ',"' + e.type + '","' + at + '",',
+        payload,
+        ',' + prevJson + ']',
+      );
+      rows.push(seq, id, sessionId, e.type, at, payload, prev, hash);
+      if (rows.length === ROWS_PER_INSERT * FIELDS_PER_ROW) {
+        this.insertEvents.run(rows);
+        rows.length = 0;
+      }
+      prev = hash;
+      prevJson = '"' + hash + '"';
+      out[i] = { seq, id, hash };
+    }
+    for (let r = 0; r < rows.length; r += FIELDS_PER_ROW)
+      this.insertEvent.run(rows.slice(r, r + FIELDS_PER_ROW));
+    return out;
   }
 
   private prepareEvent(e: NewEvent): { payload: string; at: string } {

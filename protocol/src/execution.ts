@@ -1,0 +1,121 @@
+// The work the relay asks of an operator and what comes back. The result carries metadata only; command
+// output travels separately, redacted and cut on the host, on the model channel, and is never stored.
+import { z } from 'zod';
+import { Freshness, WireError } from './wire.ts';
+
+/** The longest command line an operator accepts; longer ones are refused before they are parsed. */
+export const MAX_COMMAND_BYTES = 16 * 1024;
+/** Output longer than this reaches the model as its head and tail with a marker between them. */
+export const MODEL_OUTPUT_LIMIT_BYTES = 100 * 1024;
+export const MAX_HISTORY_EVENTS = 500;
+
+const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+export const ExecutionId = z.string().uuid();
+/** A compact JWS; the operator checks it itself, so the schema only bounds its size. */
+const approvalToken = z.string().min(20).max(8192);
+
+const request = Freshness.extend({ id: z.string().uuid() });
+
+export const FactsRequest = request.extend({ kind: z.literal('facts') });
+
+export const ExecRequest = request.extend({
+  kind: z.literal('exec'),
+  executionId: ExecutionId,
+  command: z
+    .string()
+    .min(1)
+    .refine((c) => utf8Bytes(c) <= MAX_COMMAND_BYTES, `a command is at most ${MAX_COMMAND_BYTES} bytes`),
+  /** Needed for anything the operator does not judge read-only. */
+  approval: approvalToken.optional(),
+  /** No timeout unless the requester sets one. */
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600 * 1000)
+    .optional(),
+});
+export type ExecRequest = z.infer<typeof ExecRequest>;
+
+export const HistoryRequest = request.extend({
+  kind: z.literal('history'),
+  sessionId: z.string().uuid().optional(),
+  /** Events after this sequence number (default: the latest ones). */
+  afterSeq: z.number().int().nonnegative().optional(),
+  limit: z.number().int().positive().max(MAX_HISTORY_EVENTS).default(100),
+});
+export type HistoryRequest = z.infer<typeof HistoryRequest>;
+
+export const CancelRequest = request.extend({ kind: z.literal('cancel'), executionId: ExecutionId });
+export type CancelRequest = z.infer<typeof CancelRequest>;
+
+/** What the relay may ask of an operator; anything else is refused. */
+export const RelayRequest = z.discriminatedUnion('kind', [
+  FactsRequest,
+  ExecRequest,
+  HistoryRequest,
+  CancelRequest,
+]);
+export type RelayRequest = z.infer<typeof RelayRequest>;
+
+export const ChainHead = z.object({
+  seq: z.number().int().nonnegative(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ChainHead = z.infer<typeof ChainHead>;
+
+/** The immediate answer to exec: the operator's own verdict, before anything runs. */
+export const ExecAccepted = z.object({
+  executionId: ExecutionId,
+  mode: z.enum(['auto', 'approved']),
+  reason: z.string().max(1000),
+});
+export type ExecAccepted = z.infer<typeof ExecAccepted>;
+
+/** operator → relay when a run ends. Metadata only: no byte of output, no file content. */
+export const ExecResult = z.object({
+  executionId: ExecutionId,
+  mode: z.enum(['auto', 'approved']),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  stdoutBytes: z.number().int().nonnegative(),
+  stderrBytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  durationMs: z.number().nonnegative(),
+  chainHead: ChainHead,
+  /** Set when the run did not finish normally (cancelled, timed out, the vault failed). */
+  error: WireError.nullable(),
+});
+export type ExecResult = z.infer<typeof ExecResult>;
+
+/** operator → relay, just before the result: what the model may see, redacted and cut on the host. */
+export const ModelOutput = z.object({
+  executionId: ExecutionId,
+  text: z.string(),
+  truncated: z.boolean(),
+  totalBytes: z.number().int().nonnegative(),
+});
+export type ModelOutput = z.infer<typeof ModelOutput>;
+
+/** One vault event as the operator shows it to the relay: payloads are redacted on the host. */
+export const HistoryEvent = z.object({
+  seq: z.number().int().positive(),
+  id: z.string(),
+  sessionId: z.string(),
+  type: z.string(),
+  at: z.string(),
+  payload: z.unknown(),
+  hash: z.string(),
+});
+export type HistoryEvent = z.infer<typeof HistoryEvent>;
+export const History = z.object({ events: z.array(HistoryEvent), chainHead: ChainHead });
+export type History = z.infer<typeof History>;
+
+/** Admin API bodies: who asks and who approves come from the caller's credential, never from these. */
+export const ExecCommandRequest = z.object({
+  command: ExecRequest.shape.command,
+  /** The caller approves this exact command as a state change; without it only read-only work runs. */
+  approve: z.boolean().default(false),
+  timeoutMs: ExecRequest.shape.timeoutMs,
+});
+export const HistoryQuery = HistoryRequest.pick({ sessionId: true, afterSeq: true, limit: true });

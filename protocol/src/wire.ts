@@ -1,0 +1,45 @@
+// The error shape and freshness fields every message on the link carries.
+import { z } from 'zod';
+
+export const ErrorCode = z.enum([
+  'BAD_REQUEST',
+  'UNAUTHENTICATED',
+  'INVALID_API_KEY',
+  'API_KEY_REVOKED',
+  'FINGERPRINT_MISMATCH',
+  'CLIENT_CERT_REQUIRED',
+  'CERT_REVOKED',
+  'CERT_EXPIRED',
+  'CERT_UNKNOWN_OPERATOR',
+  'REPLAYED_REQUEST',
+  'CLOCK_SKEW',
+  'OPERATOR_NOT_FOUND',
+  'OPERATOR_OFFLINE',
+  'OPERATOR_TIMEOUT',
+  'ALREADY_EXISTS',
+  'RATE_LIMITED',
+  'APPROVAL_REQUIRED',
+  'APPROVAL_REJECTED',
+  'COMMAND_REFUSED',
+  'PATH_REFUSED',
+  'ALREADY_EXECUTED',
+  'EXECUTION_NOT_FOUND',
+  'EXECUTION_FAILED',
+  'CANCELLED',
+  'TIMED_OUT',
+  'VAULT_UNAVAILABLE',
+  'INTERNAL',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** The only error shape that leaves a process: a code a program can branch on and a sentence a person can act on. */
+export const WireError = z.object({ code: ErrorCode, message: z.string().max(1000) });
+export type WireError = z.infer<typeof WireError>;
+
+const nonce = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{22,64}$/, 'a nonce is 22 to 64 base64url characters (at least 128 random bits)');
+
+/** Freshness fields carried by every request, checked against the clock and the shared nonce store. */
+export const Freshness = z.object({ ts: z.number().int().positive(), nonce });
+export type Freshness = z.infer<typeof Freshness>;
