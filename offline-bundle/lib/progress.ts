@@ -4,7 +4,10 @@ export interface Progress {
   note(text: string): void;
 }
 
-export function stepProgress(total: number, write = (text: string) => void process.stderr.write(text)): Progress {
+export function stepProgress(
+  total: number,
+  write = (text: string) => void process.stderr.write(text),
+): Progress {
   let done = 0;
   return {
     async step(title, work, detail) {

@@ -130,10 +130,10 @@ const program: Program = {
       },
     },
     'bundle-key': {
-      summary: "print the fingerprint of the key that signs offline bundles (created on first use)",
+      summary: 'print the fingerprint of the key that signs offline bundles (created on first use)',
       usage: '[--dir DIR]',
       details:
-        "Compare it with the one verify.sh prints on the target host: a key inside a bundle proves nothing alone.",
+        'Compare it with the one verify.sh prints on the target host: a key inside a bundle proves nothing alone.',
       options: dirOption,
       run(values) {
         const dir = caDir(values);

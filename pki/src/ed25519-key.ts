@@ -39,7 +39,10 @@ export function loadOrCreateEd25519Key(files: Ed25519KeyFiles, purpose: string):
   try {
     privateKey = createPrivateKey(readFileSync(files.key));
   } catch {
-    throw new PkiError('BAD_ARGUMENT', `${files.key} is not a readable private key; restore it from a backup.`);
+    throw new PkiError(
+      'BAD_ARGUMENT',
+      `${files.key} is not a readable private key; restore it from a backup.`,
+    );
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
     throw new PkiError(
