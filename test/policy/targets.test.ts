@@ -123,6 +123,19 @@ describe('writeTargets', () => {
     expect(writeTargets('echo ' + '$('.repeat(300), { cwd: '/' }).known).toBe(false);
   });
 
+  it('expands ~ only when told the home directory, and never ~user', () => {
+    const home = { cwd: '/srv', home: '/home/u' };
+    expect(writeTargets('rm ~/x ~', home)).toEqual({
+      known: true,
+      paths: ['/home/u/x', '/home/u'],
+      trees: [],
+    });
+    expect(writeTargets('dd if=a of=~/img', home).paths).toEqual(['/home/u/img']);
+    expect(writeTargets('rm "~/x"', home).paths).toEqual(['/srv/~/x']);
+    expect(writeTargets('rm ~root/x', home).reason).toContain('~root/x');
+    expect(writeTargets('rm ~/x', { cwd: '/srv' }).known).toBe(false);
+  });
+
   it('resolves a relative cwd and keeps no `.` or `..` in any path', () => {
     const t = fixture();
     const r = writeTargets('rm ./a/../b/./c ../x', { cwd: `${t}/sub/../dir/.` });

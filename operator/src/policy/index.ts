@@ -15,4 +15,4 @@ export {
   type ProtectedRefusal,
   type ProtectOptions,
 } from './protected.ts';
-export { writeTargets, type WriteTargets } from './targets.ts';
+export { writeTargets, type TargetOptions, type WriteTargets } from './targets.ts';

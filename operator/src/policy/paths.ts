@@ -1,4 +1,4 @@
-import { readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 
 /** Programs named by path are trusted only in the root-owned system directories. */
@@ -18,7 +18,17 @@ const SINKS = new Set([
 ]);
 const FD_PATH = /^\/(dev|proc\/self)\/fd\/\d+$/;
 
+// lstat first: a thrown error costs more than the system call, and most misses are plain ENOENT.
+function lstatOrNull(path: string) {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 function realOrNull(path: string): string | null {
+  if (!lstatOrNull(path)) return null;
   try {
     return realpathSync.native(path);
   } catch {
@@ -44,6 +54,11 @@ export function physicalPath(path: string, cwd: string): string {
   const absolute = absoluteOf(path, cwd);
   const parts = components(absolute);
   const followLast = /\/\.?$/.test(absolute);
+  // Fast path: the whole directory part exists, so one realpath resolves it as the kernel would.
+  const last = followLast ? undefined : parts.at(-1);
+  const parent = realOrNull('/' + (last === undefined ? parts : parts.slice(0, -1)).join('/'));
+  if (parent !== null)
+    return last === undefined ? parent : last === '..' ? dirname(parent) : join(parent, last);
   let dir = '/';
   let resolving = true;
   for (let i = 0; i < parts.length; i++) {
@@ -74,6 +89,7 @@ export function followedPath(path: string, cwd: string): string {
   let resolved = physicalPath(path, cwd);
   // The kernel gives up after 40 links (ELOOP), and so does this.
   for (let hops = 0; hops < 40; hops++) {
+    if (!lstatOrNull(resolved)?.isSymbolicLink()) return resolved;
     let link: string;
     try {
       link = readlinkSync(resolved);
@@ -85,11 +101,12 @@ export function followedPath(path: string, cwd: string): string {
   return resolved;
 }
 
-/** Device sinks and descriptor paths (`/dev/null`, `/dev/fd/2`…), which are no file to record or protect. */
+/** A resolved path that is a device sink or a descriptor (`/dev/null`, `/dev/fd/2`…), not a file. */
+export const isSinkPath = (absolute: string) => SINKS.has(absolute) || FD_PATH.test(absolute);
+
+/** `path` names a sink, as written or as the kernel walks it: no file to record or protect. */
 export function isSink(path: string, cwd: string): boolean {
-  const absolute = absoluteOf(path, cwd);
   // Only `.` and `//` are dropped here: a `..` could climb out of a symlinked directory.
-  const plain = '/' + components(absolute).join('/');
-  const physical = physicalPath(path, cwd);
-  return SINKS.has(plain) || FD_PATH.test(plain) || SINKS.has(physical);
+  const plain = '/' + components(absoluteOf(path, cwd)).join('/');
+  return isSinkPath(plain) || isSinkPath(physicalPath(path, cwd));
 }

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { globMatch, isGlob } from './glob.ts';
-import { followedPath, isSink, lexicalPath, physicalPath } from './paths.ts';
+import { followedPath, isSink, isSinkPath, lexicalPath, physicalPath } from './paths.ts';
 import type { Policy } from './policy.ts';
 import { writeTargets, type WriteTargets } from './targets.ts';
 
@@ -16,6 +16,8 @@ export interface ProtectOptions {
   stateDir: string;
   /** What relative paths are relative to; the process's directory by default. */
   cwd?: string;
+  /** What `~` in a command means; this user's home directory by default. */
+  home?: string;
 }
 
 interface Entry {
@@ -55,9 +57,9 @@ const encloses = (path: string[], entry: string[]) =>
 function refusal(path: string, entries: Entry[], cwd: string, tree: boolean): ProtectedRefusal | null {
   if (isSink(path, cwd)) return null;
   // The path as written, as the kernel walks it, and where a write through a final symlink lands.
-  const candidates = [lexicalPath(path, cwd), physicalPath(path, cwd), followedPath(path, cwd)].map(
-    componentsOf,
-  );
+  const candidates = [lexicalPath(path, cwd), physicalPath(path, cwd), followedPath(path, cwd)]
+    .filter((c) => !isSinkPath(c))
+    .map(componentsOf);
   for (const entry of entries)
     for (const form of entry.forms)
       for (const candidate of candidates) {
@@ -89,6 +91,7 @@ export function protectedTargets(
   policy: Policy,
   { stateDir }: Pick<ProtectOptions, 'stateDir'>,
 ): ProtectedRefusal[] {
+  if (targets.paths.length === 0) return [];
   const entries = entriesOf(policy, stateDir);
   const trees = new Set(targets.trees);
   return targets.paths.flatMap((p) => refusal(p, entries, '/', trees.has(p)) ?? []);
@@ -101,9 +104,10 @@ export function protectedTargets(
 export function protectedWrite(
   command: string,
   policy: Policy,
-  { cwd = process.cwd(), stateDir }: ProtectOptions,
+  { cwd = process.cwd(), stateDir, home = homedir() }: ProtectOptions,
 ): string | null {
-  const targets = writeTargets(command, { cwd });
+  // Same user, so the same HOME is the likely one: a guess that can only refuse more.
+  const targets = writeTargets(command, { cwd, home });
   const [first] = protectedTargets(targets, policy, { stateDir });
   return first ? `writes a protected path: ${first.reason}` : null;
 }

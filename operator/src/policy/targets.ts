@@ -1,7 +1,7 @@
 import { lstatSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { list, nodeType, parseShell, Redir, walk, type ShNode } from './parse.ts';
-import { followedPath, isSink, lexicalPath, physicalPath, SYSTEM_PROGRAM } from './paths.ts';
+import { followedPath, isSink, isSinkPath, lexicalPath, physicalPath, SYSTEM_PROGRAM } from './paths.ts';
 import { programs } from './programs/index.ts';
 import { unwrap } from './programs/wrappers.ts';
 import { matchSpec } from './spec.ts';
@@ -57,16 +57,31 @@ function hasTilde(word: ShNode): boolean {
   );
 }
 
-function resolveArg(word: ShNode): WordInfo {
+const LEADING_TILDE = /^((?:[A-Za-z_][A-Za-z0-9_]*=)?)~(?=\/|$)/;
+
+/** A word as the shell will see it; `~` is expanded only when the home directory is known. */
+function resolveArg(word: ShNode, home: string | undefined): WordInfo {
   const info = resolveWord(word);
-  // The home directory is the running shell's, not known here; the word stops being literal.
-  return info.literal && hasTilde(word) ? { ...info, literal: false, prefix: '~' } : info;
+  if (!info.literal || !hasTilde(word)) return info;
+  const first = list(word.Parts)[0]!;
+  if (home !== undefined && nodeType(first) === 'Lit' && LEADING_TILDE.test(String(first.Value))) {
+    const text = info.text.replace(LEADING_TILDE, (_m, name: string) => name + home);
+    return { ...info, text, prefix: text };
+  }
+  // `~user`, or a home directory not given: the word stops being literal.
+  return { ...info, literal: false, prefix: '~' };
 }
 
 class Analysis {
   readonly paths = new Set<string>();
   readonly trees = new Set<string>();
   reason?: string;
+
+  constructor(private readonly home: string | undefined) {}
+
+  arg(word: ShNode): WordInfo {
+    return resolveArg(word, this.home);
+  }
 
   unknown(reason: string): void {
     this.reason ??= reason;
@@ -78,6 +93,7 @@ class Analysis {
     const cwd = dir ?? '/';
     if (isSink(target.path, cwd)) return;
     const path = (target.follow ? followedPath : physicalPath)(target.path, cwd);
+    if (isSinkPath(path)) return;
     this.paths.add(path);
     if (target.tree) this.trees.add(path);
   }
@@ -106,7 +122,7 @@ class Analysis {
     const op = Number(r.Op);
     if (r.Hdoc) this.word(resolveWord(r.Hdoc as ShNode), dirs);
     if (!r.Word) return;
-    const word = this.word(resolveArg(r.Word as ShNode), dirs);
+    const word = this.word(this.arg(r.Word as ShNode), dirs);
     const dup = op === Redir.DupOut || op === Redir.DupIn;
     if (dup && word.literal && /^(\d+-?|-)$/.test(word.text)) return;
     if (!OUTPUTS.has(op) && op !== Redir.DupOut) {
@@ -149,14 +165,14 @@ class Analysis {
         return this.loop([...list(cmd.Cond), ...list(cmd.Do)], dirs);
       case 'ForClause': {
         const loop = cmd.Loop as ShNode;
-        if (nodeType(loop) === 'WordIter') for (const w of list(loop.Items)) this.word(resolveArg(w), dirs);
+        if (nodeType(loop) === 'WordIter') for (const w of list(loop.Items)) this.word(this.arg(w), dirs);
         else this.noSubstitutions(loop, 'C-style for loop');
         return this.loop(list(cmd.Do), dirs);
       }
       case 'CaseClause': {
-        this.word(resolveArg(cmd.Word as ShNode), dirs);
+        this.word(this.arg(cmd.Word as ShNode), dirs);
         const flows = list(cmd.Items).map((item) => {
-          for (const p of list(item.Patterns)) this.word(resolveArg(p), dirs);
+          for (const p of list(item.Patterns)) this.word(this.arg(p), dirs);
           return any(this.stmts(list(item.Stmts), dirs));
         });
         return same(union(dirs, ...flows));
@@ -212,7 +228,7 @@ class Analysis {
   call(call: ShNode, dirs: Dir[]): Flow {
     const assigns = list(call.Assigns);
     for (const a of assigns) if (a.Value) this.word(resolveWord(a.Value as ShNode), dirs);
-    const words = list(call.Args).map((w) => this.word(resolveArg(w), dirs));
+    const words = list(call.Args).map((w) => this.word(this.arg(w), dirs));
     if (assigns.length > 0) {
       const name = String((assigns[0]!.Name as ShNode | null)?.Value ?? '');
       // PATH=, LD_PRELOAD= and the like can make any program write anything.
@@ -310,14 +326,21 @@ function contextIn(dir: Dir): WriterContext {
   };
 }
 
+export interface TargetOptions {
+  /** The directory the command starts in. */
+  cwd: string;
+  /** The HOME the command will run with; without it a `~` makes its word unknown. */
+  home?: string;
+}
+
 /**
  * The files a command line will write, from its parse tree: output redirections and the path arguments
  * of the programs in `writers`, resolved against `cwd` (and any literal `cd` on the way).
  */
-export function writeTargets(command: string, { cwd }: { cwd: string }): WriteTargets {
+export function writeTargets(command: string, { cwd, home }: TargetOptions): WriteTargets {
   const root = typeof command === 'string' ? parseShell(command) : null;
   if (!root) return { known: false, paths: [], trees: [], reason: 'command cannot be parsed' };
-  const analysis = new Analysis();
+  const analysis = new Analysis(home);
   try {
     analysis.stmts(list(root.Stmts), [physicalPath(`${lexicalPath(cwd, '/')}/`, '/')]);
   } catch (err) {

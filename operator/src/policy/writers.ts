@@ -65,22 +65,21 @@ function baseOf(source: string): string | null {
 }
 
 interface Placement {
-  targetDir: string[];
-  noTargetDir: string[];
   /** `ln SOURCE` with no destination links into the current directory. */
   defaultHere?: boolean;
   /** Whether a symlink to a directory counts as the destination directory. */
-  follow: (p: Parsed) => boolean;
+  follow?: boolean;
 }
 
 /** cp, mv, ln and install: `-t DIR`, `-T`, a last-argument destination, and DIR/basename for a directory. */
 function place(
   p: Parsed,
   ctx: WriterContext,
-  how: Placement,
+  how: Placement = {},
 ): { sources: string[]; dests: string[] } | string {
   const operands = texts(p);
-  const dir = last(p, ...how.targetDir);
+  const dir = last(p, '-t', '--target-directory');
+  const noTargetDir = has(p, '-T', '--no-target-directory');
   const into = (d: string, sources: string[]) => {
     const dests: string[] = [];
     for (const s of sources) {
@@ -90,49 +89,50 @@ function place(
     }
     return { sources, dests };
   };
-  if (dir !== undefined) return has(p, ...how.noTargetDir) ? `-t and -T together` : into(dir, operands);
+  if (dir !== undefined) return noTargetDir ? `-t and -T together` : into(dir, operands);
   if (operands.length === 0) return { sources: [], dests: [] };
   if (operands.length === 1) return how.defaultHere ? into('.', operands) : { sources: [], dests: [] };
   const dest = operands.at(-1)!;
   const sources = operands.slice(0, -1);
-  if (has(p, ...how.noTargetDir))
-    return operands.length === 2 ? { sources, dests: [dest] } : { sources: [], dests: [] };
-  return operands.length > 2 || ctx.isDir(dest, how.follow(p))
+  if (noTargetDir) return operands.length === 2 ? { sources, dests: [dest] } : { sources: [], dests: [] };
+  return operands.length > 2 || ctx.isDir(dest, how.follow ?? true)
     ? into(dest, sources)
     : { sources, dests: [dest] };
 }
 
-// Backups are named by VERSION_CONTROL and SIMPLE_BACKUP_SUFFIX from the environment, not by the command.
+// Backups are named by VERSION_CONTROL and SIMPLE_BACKUP_SUFFIX from the environment, not by the command:
+// the options are known so that generic() can name them.
 const BACKUP = ['-b', '--backup', '-S', '--suffix'];
+const BACKUP_OPTIONS = '-b --backup? -S:T --suffix:T ';
+const INTO_DIR = '-t --target-directory';
 
 const cpOptions = options(
-  '-a -d -f -i -H -l -L -n -P -p -R -r -s -T -u -v -x -Z --archive --attributes-only --copy-contents --force ' +
+  BACKUP_OPTIONS +
+    '-a -d -f -i -H -l -L -n -P -p -R -r -s -T -u -v -x -Z --archive --attributes-only --copy-contents --force ' +
     '--interactive --link --dereference --no-clobber --no-dereference --preserve? --no-preserve:T --parents ' +
     '--recursive --reflink? --remove-destination --sparse:T --strip-trailing-slashes --symbolic-link ' +
     '--no-target-directory --update? --verbose --one-file-system --debug --context?',
-  '-t --target-directory',
+  INTO_DIR,
 );
 const mvOptions = options(
-  '-f -i -n -T -u -v -Z --force --interactive --no-clobber --no-target-directory --strip-trailing-slashes ' +
+  BACKUP_OPTIONS +
+    '-f -i -n -T -u -v -Z --force --interactive --no-clobber --no-target-directory --strip-trailing-slashes ' +
     '--update? --verbose --context --no-copy --debug',
-  '-t --target-directory',
+  INTO_DIR,
 );
 const lnOptions = options(
-  '-d -F -f -i -L -n -P -r -s -T -v --directory --force --interactive --logical --no-dereference --physical ' +
+  BACKUP_OPTIONS +
+    '-d -F -f -i -L -n -P -r -s -T -v --directory --force --interactive --logical --no-dereference --physical ' +
     '--relative --symbolic --no-target-directory --verbose',
-  '-t --target-directory',
+  INTO_DIR,
 );
 // No --strip-program (runs a program of the caller's choosing).
 const installOptions = options(
-  '-C -c -d -D -p -s -T -v -Z -g:T -m:T -o:T --compare --directory --group:T --mode:T --owner:T ' +
+  BACKUP_OPTIONS +
+    '-C -c -d -D -p -s -T -v -Z -g:T -m:T -o:T --compare --directory --group:T --mode:T --owner:T ' +
     '--preserve-timestamps --strip --no-target-directory --verbose --preserve-context --context?',
-  '-t --target-directory',
+  INTO_DIR,
 );
-const placement = (follow: (p: Parsed) => boolean = () => true): Placement => ({
-  targetDir: ['-t', '--target-directory'],
-  noTargetDir: ['-T', '--no-target-directory'],
-  follow,
-});
 
 /** A writer whose options are parsed generically and whose targets come from the parsed arguments. */
 function generic(
@@ -149,7 +149,7 @@ function generic(
   };
 }
 
-const cp = generic([...cpOptions, ...opts('-b --backup? -S:T --suffix:T')], (p, ctx) => {
+const cp = generic(cpOptions, (p, ctx) => {
   const tree = has(p, '-r', '-R', '-a', '--recursive', '--archive');
   if (has(p, '--parents')) {
     const dir = last(p, '-t', '--target-directory') ?? (texts(p).length > 1 ? texts(p).at(-1) : undefined);
@@ -160,29 +160,26 @@ const cp = generic([...cpOptions, ...opts('-b --backup? -S:T --suffix:T')], (p, 
       { tree, follow: true },
     );
   }
-  const placed = place(p, ctx, placement());
+  const placed = place(p, ctx);
   return typeof placed === 'string'
     ? placed
     : each(placed.dests, { tree, follow: !has(p, '--remove-destination') });
 });
 
-const mv = generic([...mvOptions, ...opts('-b --backup? -S:T --suffix:T')], (p, ctx) => {
-  const placed = place(p, ctx, placement());
+const mv = generic(mvOptions, (p, ctx) => {
+  const placed = place(p, ctx);
   // A renamed directory takes everything below it along, at both ends.
   return typeof placed === 'string' ? placed : each([...placed.sources, ...placed.dests], { tree: true });
 });
 
-const ln = generic([...lnOptions, ...opts('-b --backup? -S:T --suffix:T')], (p, ctx) => {
-  const placed = place(p, ctx, {
-    ...placement((q) => !has(q, '-n', '--no-dereference')),
-    defaultHere: true,
-  });
+const ln = generic(lnOptions, (p, ctx) => {
+  const placed = place(p, ctx, { defaultHere: true, follow: !has(p, '-n', '--no-dereference') });
   return typeof placed === 'string' ? placed : each(placed.dests);
 });
 
-const install = generic([...installOptions, ...opts('-b --backup? -S:T --suffix:T')], (p, ctx) => {
+const install = generic(installOptions, (p, ctx) => {
   if (has(p, '-d', '--directory')) return each(texts(p));
-  const placed = place(p, ctx, placement());
+  const placed = place(p, ctx);
   return typeof placed === 'string' ? placed : each(placed.dests);
 });
 
