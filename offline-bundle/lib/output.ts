@@ -49,7 +49,9 @@ export async function archive(dir: string, gzip: boolean): Promise<{ path: strin
   const partial = `${path}.partial-${process.pid}`;
   const args = ['-C', dirname(dir), '--sort=name', '--owner=0', '--group=0', '--numeric-owner'];
   try {
-    await run('tar', [...args, gzip ? '-czf' : '-cf', partial, basename(dir)], { maxBuffer: 1 << 20 });
+    // gzip -1: the node binary makes most of the bytes; level 6 saves 15 % of the size for 3 times the time.
+    const compress = gzip ? ['--use-compress-program=gzip -1'] : [];
+    await run('tar', [...args, ...compress, '-cf', partial, basename(dir)], { maxBuffer: 1 << 20 });
   } catch (err) {
     await rm(partial, { force: true });
     throw new BundleError('BUILD_FAILED', `tar could not pack ${dir}: ${(err as Error).message.trim()}`);

@@ -8,13 +8,14 @@ usage() {
 install.sh: verify this bundle, install the operator into DIR and enroll it with the appliance
 
 Usage: ./install.sh --api-key KEY [--dir DIR] [--relay URL] [--expect-key sha256:HEX] [--force]
+       ./install.sh [--dir DIR]      (upgrade: DIR holds an enrolled install; its .dropops/ is kept)
 
   --api-key KEY   the one-time key from `dropops-appliance operator create` (or set DROPOPS_API_KEY)
   --dir DIR       where to install (default /opt/dropops-operator); the operator keeps its key,
                   certificate and audit vault in DIR/.dropops
   --relay URL     the appliance's URL (default: the one built into this bundle, if any)
   --expect-key FP passed to verify.sh: the bundle-signing key fingerprint the appliance shows
-  --force         enroll again even if DIR/.dropops already holds an enrollment
+  --force         enroll again (needs --api-key) even if DIR/.dropops already holds an enrollment
   --help          this text
 
 Afterwards: cd DIR && ./run.sh
@@ -58,9 +59,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-[ -n "$api_key" ] || die 2 '--api-key is required: the one-time key that `dropops-appliance operator create` printed.'
-[ -n "$relay" ] || die 2 'this bundle has no relay URL built in; give --relay https://<appliance>:8443'
-case $relay in https://*) ;; *) die 2 "--relay must be an https:// URL, not \"$relay\"" ;; esac
+# An enrolled install is upgraded in place: the program files change, the enrollment stays.
+enroll=1
+[ -f "$dir/.dropops/operator.json" ] && [ -z "$force" ] && enroll=0
+if [ $enroll -eq 1 ]; then
+  [ -n "$api_key" ] || die 2 "--api-key is required: the one-time key that 'dropops-appliance operator create' printed."
+  [ -n "$relay" ] || die 2 'this bundle has no relay URL built in; give --relay https://<appliance>:8443'
+  case $relay in https://*) ;; *) die 2 "--relay must be an https:// URL, not \"$relay\"" ;; esac
+fi
 
 echo "1/4 verifying the bundle in $here"
 if [ -n "$expect" ]; then
@@ -86,9 +92,13 @@ mkdir -p "$dir" || die 3 "cannot create $dir; choose another --dir or run as a u
 echo "3/4 checking the installed copy"
 "$dir/verify.sh" --installed >/dev/null || die 1 "the copy in $dir does not match the manifest; check the disk and retry."
 
-echo "4/4 enrolling with $relay"
 cd "$dir" || die 3 "cannot enter $dir"
-./node lib/operator.mjs enroll --relay "$relay" --api-key "$api_key" --ca-pin "$DROPOPS_BUNDLE_CA_PIN" $force ||
-  die 1 'enrollment failed (see the message above); the files stay installed, run install.sh again to retry.'
+if [ $enroll -eq 1 ]; then
+  echo "4/4 enrolling with $relay"
+  ./node lib/operator.mjs enroll --relay "$relay" --api-key "$api_key" --ca-pin "$DROPOPS_BUNDLE_CA_PIN" $force ||
+    die 1 'enrollment failed (see the message above); the files stay installed, run install.sh again to retry.'
+else
+  echo "4/4 already enrolled: kept $dir/.dropops (add --force --api-key KEY to enroll again)"
+fi
 
 echo "installed in $dir; start the operator with: cd $dir && ./run.sh"
