@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, randomBytes, X509Certificate, type K
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
-import { ensureApprovalKey, loadApprovalKey, type ApprovalKey } from './approval-key.ts';
+import { loadApprovalKey, type ApprovalKey } from './approval-key.ts';
 import { PkiError } from './errors.ts';
 import { caFiles } from './files.ts';
 import { generateKeyPair, writePrivateKey } from './keys.ts';
@@ -132,7 +132,7 @@ export function initCa(dir: string, options: InitOptions = {}): CertificateAutho
   });
   writePrivateKey(files.rootKey, rootKeys.privateKeyPem);
   writePrivateKey(files.issuingKey, issuingKeys.privateKeyPem);
-  ensureApprovalKey(dir);
+  loadApprovalKey(dir);
   writeFileSync(files.rootCert, root.certificatePem, { mode: 0o644 });
   writeFileSync(files.issuingCert, issuing.certificatePem, { mode: 0o644 });
   writeFileSync(
