@@ -76,13 +76,14 @@ describe.each(backends())('approval key pinning on %s', (backend) => {
     const slot = await enrolled();
     const files = stateFiles(slot.dir);
     const pinned = readFileSync(files.approvalKey, 'utf8');
-    // A certificate that expires in seconds, so the operator renews while the test watches.
+    // A certificate that expires in seconds, so the operator renews while the test watches; long enough to
+    // outlast the operator's start-up (vault, sandbox probe) on a loaded machine.
     const keys = generateKeyPair();
     const shortLived = signOperatorCsr(relay.ca, createCsr(keys.privateKeyPem, keys.publicKeyPem, 'x'), {
       org: 'acme',
       operatorId: slot.operator.id,
       fingerprint: host,
-      lifetimeHours: 4 / 3600,
+      lifetimeHours: 15 / 3600,
     });
     await relay.slots.recordCertificate(slot.operator.id, shortLived.serial, host, shortLived.notAfter);
     writeFileSync(files.key, keys.privateKeyPem);
@@ -102,7 +103,7 @@ describe.each(backends())('approval key pinning on %s', (backend) => {
       onConnected: () => connections++,
     });
     try {
-      await eventually(() => connections >= 2, 'the operator to renew and reconnect');
+      await eventually(() => connections >= 2, 'the operator to renew and reconnect', 40_000);
       expect(readEnrollment(slot.dir).credentials.certPem).not.toBe(shortLived.certificatePem);
       expect(lines.some((line) => line.code === 'APPROVAL_KEY_CHANGED')).toBe(true);
       expect(readFileSync(files.approvalKey, 'utf8')).toBe(pinned);
