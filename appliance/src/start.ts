@@ -56,8 +56,7 @@ function ensurePki(config: ApplianceConfig): CertificateAuthority {
   if (!existsSync(files.serverCert)) {
     const server = issueServerCertificate(ca, { dnsNames: config.dnsNames, ipAddresses: config.ipAddresses });
     writePrivateKey(files.serverKey, server.privateKeyPem);
-    // The relay presents its whole chain so an operator can find the pinned root in it.
-    writeFileSync(files.serverCert, server.certificatePem + ca.issuingCertPem + ca.rootCertPem);
+    writeFileSync(files.serverCert, server.chainPem);
   }
   return ca;
 }

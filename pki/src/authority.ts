@@ -167,6 +167,8 @@ export interface ServerCertificateOptions {
 
 export interface ServerCredentials extends IssuedLeaf {
   privateKeyPem: string;
+  /** What the relay presents: the leaf, the issuing CA and the root, so an operator finds its pinned root. */
+  chainPem: string;
 }
 
 /** The relay's TLS certificate: serverAuth only, with every name and address a client may dial. */
@@ -202,7 +204,11 @@ export function issueServerCertificate(
       },
     ],
   });
-  return { ...leaf, privateKeyPem: keys.privateKeyPem };
+  return {
+    ...leaf,
+    privateKeyPem: keys.privateKeyPem,
+    chainPem: leaf.certificatePem + ca.issuingCertPem + ca.rootCertPem,
+  };
 }
 
 export interface OperatorCertificateOptions {

@@ -60,7 +60,7 @@ const program: Program = {
         const keyPath = (values.key as string | undefined) ?? files.serverKey;
         const certPath = (values.cert as string | undefined) ?? files.serverCert;
         writePrivateKey(keyPath, issued.privateKeyPem);
-        writeFileSync(certPath, issued.certificatePem + ca.issuingCertPem);
+        writeFileSync(certPath, issued.chainPem);
         process.stdout.write(
           `server certificate ${issued.serial} written to ${certPath}, key to ${keyPath}\n`,
         );

@@ -77,7 +77,16 @@ export function describeError(err: unknown): string {
   return `internal error: ${String(err)}`;
 }
 
+/** A reader that goes away (`| head`) ends the output, as for any Unix tool: quietly, not with a stack trace. */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? ExitCode.ok);
+  });
+}
+
 export async function runProgram(program: Program, argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe(process.stdout);
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(programHelp(program) + '\n');
     return argv.length === 0 ? ExitCode.usage : ExitCode.ok;

@@ -222,6 +222,13 @@ describe('dropops-pki', () => {
     expect((await exec(cli, ['issue-server', '--dir', caDir, '--dns', 'localhost'])).stderr).toContain(
       'KEY_EXISTS',
     );
+    // The written chain is what the relay presents: leaf, issuing CA, and the root an operator pins.
+    const chain =
+      readFileSync(join(caDir, 'server.crt.pem'), 'utf8').match(/-----BEGIN CERTIFICATE-----/g) ?? [];
+    expect(chain).toHaveLength(3);
+    expect(readFileSync(join(caDir, 'server.crt.pem'), 'utf8')).toContain(
+      readFileSync(join(caDir, 'root.crt.pem'), 'utf8').trim(),
+    );
 
     const keyPath = join(dir.path, 'cli.key');
     const csrPath = join(dir.path, 'cli.csr');

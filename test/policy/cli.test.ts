@@ -21,6 +21,18 @@ function classifyLines(
 }
 
 describe('dropops-operator classify', () => {
+  it('stops quietly, exit 0, when the reader closes the pipe early (as with `| head`)', async () => {
+    const child = spawn(bin('dropops-operator'), ['classify'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stdin.on('error', () => undefined);
+    child.stdin.end('ls -la\n'.repeat(20_000));
+    expect(await exited).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|at .*\.ts:\d+/);
+  });
+
   it('writes one JSON verdict per input line, auto or approve, with a reason', async () => {
     const commands = [
       'ls -la /var/log',
