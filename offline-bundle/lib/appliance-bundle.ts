@@ -3,11 +3,11 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { composeImages, dockerEngine, saveImage } from './docker.ts';
 import { BundleError } from './errors.ts';
-import { listFiles, writeSignedManifest } from './manifest.ts';
+import { listFiles } from './manifest.ts';
 import { readSigningAppliance } from './operator-bundle.ts';
-import { archive, stage } from './output.ts';
+import { sealBundle, stage } from './output.ts';
 import { repoRoot } from './paths.ts';
-import { megabytes, stepProgress, type Progress } from './progress.ts';
+import { stepProgress, type Progress } from './progress.ts';
 import { writeTemplate } from './templates.ts';
 
 export interface ApplianceBundleOptions {
@@ -153,24 +153,10 @@ export async function buildApplianceBundle(options: ApplianceBundleOptions): Pro
       };
       await writeFile(join(dir, 'bundle.json'), JSON.stringify(manifest, null, 2) + '\n');
     });
-    const signed = await progress.step(
-      'writing MANIFEST.sha256 and signing it (Ed25519)',
-      () => writeSignedManifest(dir, key),
-      (s) => `${s.files} files, ${megabytes(s.bytes)}`,
-    );
-    const finalDir = await out.finish();
     // Not gzipped: model weights do not compress, and gzip over gigabytes of image layers takes minutes.
-    const packed = await progress.step(
-      `packing ${name}.tar`,
-      () => archive(finalDir, false),
-      (a) => megabytes(a.bytes),
-    );
+    const sealed = await sealBundle(out, key, progress, false);
     return {
-      dir: finalDir,
-      archive: packed.path,
-      archiveBytes: packed.bytes,
-      files: signed.files,
-      bytes: signed.bytes,
+      ...sealed,
       fingerprint: key.fingerprint,
       images,
       imagesSkipped,

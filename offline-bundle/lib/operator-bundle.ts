@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { build, version as esbuildVersion, type Metafile } from 'esbuild';
 import { caFiles, loadBundleSigningKey, spkiPin, type BundleSigningKey } from '@dropops/pki';
 import { BundleError } from './errors.ts';
-import { sha256File, writeSignedManifest } from './manifest.ts';
+import { sha256File } from './manifest.ts';
 import { copyNativeAddon, EXTERNAL_PACKAGES } from './native-addon.ts';
-import { archive, stage } from './output.ts';
+import { sealBundle, stage } from './output.ts';
 import { repoRoot } from './paths.ts';
 import { megabytes, stepProgress, type Progress } from './progress.ts';
 import { operatorSbom } from './sbom.ts';
@@ -195,23 +195,9 @@ export async function buildOperatorBundle(options: OperatorBundleOptions): Promi
         RELAY_NOTE: relay ? ` and the relay URL (${relay})` : ' (no relay URL: give install.sh --relay)',
       });
     });
-    const signed = await progress.step(
-      'writing MANIFEST.sha256 and signing it (Ed25519)',
-      () => writeSignedManifest(dir, key),
-      (s) => `${s.files} files, ${megabytes(s.bytes)}`,
-    );
-    const finalDir = await out.finish();
-    const packed = await progress.step(
-      `packing ${name}.tar.gz`,
-      () => archive(finalDir, true),
-      (a) => megabytes(a.bytes),
-    );
+    const sealed = await sealBundle(out, key, progress, true);
     return {
-      dir: finalDir,
-      archive: packed.path,
-      archiveBytes: packed.bytes,
-      files: signed.files,
-      bytes: signed.bytes,
+      ...sealed,
       caPin,
       fingerprint: key.fingerprint,
       nodeVersion: process.version,

@@ -3,8 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import type { BundleSigningKey } from '@dropops/pki';
 import { BundleError } from './errors.ts';
-import { MANIFEST } from './manifest.ts';
+import { MANIFEST, writeSignedManifest } from './manifest.ts';
+import { megabytes, type Progress } from './progress.ts';
 
 const run = promisify(execFile);
 
@@ -58,4 +60,33 @@ export async function archive(dir: string, gzip: boolean): Promise<{ path: strin
   }
   await rename(partial, path);
   return { path, bytes: (await stat(path)).size };
+}
+
+export interface SealedBundle {
+  dir: string;
+  archive: string;
+  archiveBytes: number;
+  files: number;
+  bytes: number;
+}
+
+/** The last steps of every bundle: the signed manifest, the rename into place, and the archive beside it. */
+export async function sealBundle(
+  out: Staging,
+  key: BundleSigningKey,
+  progress: Progress,
+  gzip: boolean,
+): Promise<SealedBundle> {
+  const signed = await progress.step(
+    'writing MANIFEST.sha256 and signing it (Ed25519)',
+    () => writeSignedManifest(out.dir, key),
+    (s) => `${s.files} files, ${megabytes(s.bytes)}`,
+  );
+  const dir = await out.finish();
+  const packed = await progress.step(
+    `packing ${basename(dir)}${gzip ? '.tar.gz' : '.tar'}`,
+    () => archive(dir, gzip),
+    (a) => megabytes(a.bytes),
+  );
+  return { dir, archive: packed.path, archiveBytes: packed.bytes, files: signed.files, bytes: signed.bytes };
 }
