@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/.dropops/**', '**/.dropops-appliance/**', 'dist/**'] },
+  { ignores: ['node_modules/**', '**/.dropops/**', '**/.dropops-appliance/**', '**/dist/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

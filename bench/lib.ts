@@ -20,6 +20,20 @@ export function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+/**
+ * CPU time a process has used, in ms: its own plus that of the children it has waited for (the commands an
+ * operator ran), from /proc. Comparing it before and after a run gives a figure the machine's load does not skew.
+ */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces: utime is the 12th of them.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return (ticks / CLOCK_TICKS_PER_SECOND) * 1000;
+}
+/** USER_HZ, which Linux fixes at 100 for /proc on every architecture it runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export function report(name: string, figures: Record<string, string | number>): void {
   console.log(`\n## ${name}`);
   for (const [key, value] of Object.entries(figures)) console.log(`  ${key}: ${value}`);
@@ -43,19 +57,19 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, limitMs = 60_0
 }
 
 /** A PostgreSQL database of the benchmark's own, made empty for each run; null when no server answers. */
-export async function benchDatabase(): Promise<string | null> {
+export async function benchDatabase(name = 'dropops_bench'): Promise<string | null> {
   const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const admin = postgres(base, { max: 1, onnotice: () => {}, connect_timeout: 3 });
   try {
-    await admin.unsafe('DROP DATABASE IF EXISTS dropops_bench WITH (FORCE)');
-    await admin.unsafe('CREATE DATABASE dropops_bench');
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.unsafe(`CREATE DATABASE ${name}`);
   } catch {
     return null;
   } finally {
     await admin.end({ timeout: 1 }).catch(() => {});
   }
   const url = new URL(base);
-  url.pathname = '/dropops_bench';
+  url.pathname = `/${name}`;
   return url.toString();
 }
 
@@ -64,19 +78,34 @@ export interface RelayProcess {
   url: string;
   caPin: string;
   dataDir: string;
+  /** The embedded admin's one-time password, printed after the URL when no password has been chosen yet. */
+  oneTimePassword(): string | undefined;
   stop(): Promise<void>;
 }
 
 /** The relay as its own process (so its memory is its own), started the way `npm start` starts it. */
-export async function startRelay(dataDir: string, databaseUrl: string | null): Promise<RelayProcess> {
+export async function startRelay(
+  dataDir: string,
+  databaseUrl: string | null,
+  /** Added to the environment, e.g. REDIS_URL for a replica. */
+  env: NodeJS.ProcessEnv = {},
+): Promise<RelayProcess> {
   const child = spawn(
     bin('dropops-appliance'),
     ['start', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'],
     {
-      env: { ...process.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: '' }) },
+      env: {
+        ...process.env,
+        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: '' }),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  let oneTimePassword: string | undefined;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    oneTimePassword ??= /one-time password: (\S+)/.exec(line)?.[1];
+  });
   const urlLine = await waitForLine(child, /running at https:/);
   const url = /running at (https:\/\/\S+)/.exec(urlLine)![1]!;
   const { caPin } = JSON.parse(readFileSync(join(dataDir, 'relay.json'), 'utf8')) as { caPin: string };
@@ -85,6 +114,7 @@ export async function startRelay(dataDir: string, databaseUrl: string | null): P
     url,
     caPin,
     dataDir,
+    oneTimePassword: () => oneTimePassword,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());

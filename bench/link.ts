@@ -4,7 +4,8 @@ import { AdminClient } from '@dropops/appliance';
 import { enroll } from '@dropops/operator';
 import { bin, ms, percentile, report, waitForLine, type RelayProcess } from './lib.ts';
 
-async function enrolledOperator(
+/** A new slot, enrolled against `relay` into `workDir/name`. */
+export async function enrolledOperator(
   relay: RelayProcess,
   admin: AdminClient,
   name: string,
@@ -20,7 +21,8 @@ async function enrolledOperator(
   return { id: operator.id, dir };
 }
 
-function startOperator(dir: string) {
+/** `dropops-operator run` for an enrolled operator, as its own process. */
+export function startOperator(dir: string) {
   return spawn(bin('dropops-operator'), ['run', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 

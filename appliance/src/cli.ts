@@ -1,4 +1,5 @@
-import type { HistoryEvent, HostFacts, OperatorSlot } from '@dropops/protocol';
+import { readFileSync } from 'node:fs';
+import { MAX_WRITE_BYTES, type HistoryEvent, type HostFacts, type OperatorSlot } from '@dropops/protocol';
 import type { ExecOutcome } from './executions/service.ts';
 import type { ExecutionRow } from './executions/store.ts';
 import {
@@ -9,9 +10,13 @@ import {
   type Program,
   type Values,
 } from '@dropops/protocol/cli';
-import { PkiError } from '@dropops/pki';
+import { caFiles, PkiError } from '@dropops/pki';
+import { signInHelp } from './auth/sign-in.ts';
 import { AdminClient, AdminClientError } from './admin-client.ts';
+import { batchCommands } from './batches/cli-verbs.ts';
+import { approvalCommands } from './approvals/cli-verbs.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { serveUntilSignalled } from './lifecycle/signals.ts';
 import { startAppliance } from './start.ts';
 
 const dataDirOption = { 'data-dir': { type: 'string' as const }, url: { type: 'string' as const } };
@@ -79,17 +84,27 @@ const program: Program = {
         : ExitCode.failed;
     }
     if (err instanceof PkiError) return ExitCode.failed;
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return ExitCode.unavailable;
+    const unavailable = ['EADDRINUSE', 'REDIS_UNREACHABLE', 'DATABASE_UNREACHABLE', 'JOBS_UNAVAILABLE'];
+    if (unavailable.includes(String((err as NodeJS.ErrnoException).code))) return ExitCode.unavailable;
     return undefined;
   },
   commands: {
     start: {
       summary: 'run the relay (creates the CA and server certificate on first start)',
-      usage: '[--data-dir DIR] [--host ADDR] [--port N] [--dns NAMES] [--ip ADDRS] [--database-url URL]',
+      usage:
+        '[--data-dir DIR] [--host ADDR] [--port N] [--dns NAMES] [--ip ADDRS] [--database-url URL] [--redis-url URL]',
       details: [
         'Defaults: data dir ./.dropops-appliance, 127.0.0.1:8443, embedded PGlite.',
         'Every flag has an environment twin: DROPOPS_DATA_DIR, DROPOPS_HOST, DROPOPS_PORT, DROPOPS_DNS_NAMES,',
         'DROPOPS_IP_ADDRESSES, DROPOPS_TRUST_DOMAIN, DATABASE_URL, DROPOPS_OPERATOR_CERT_HOURS, DROPOPS_LOG_LEVEL.',
+        'SIGTERM/SIGINT drains first: /readyz turns 503, operators are told to reconnect elsewhere, and in-flight',
+        'work gets DROPOPS_SHUTDOWN_GRACE_MS (default 30000) to finish. /metrics wants DROPOPS_METRICS_TOKEN or',
+        'the token in <data-dir>/metrics.token.',
+        'Console sign-in: DROPOPS_OIDC_ISSUER, DROPOPS_OIDC_CLIENT_ID, DROPOPS_OIDC_CLIENT_SECRET (Keycloak), else',
+        'the built-in provider at /oidc; DROPOPS_OIDC_ROLES_CLAIM, DROPOPS_OIDC_ORG_CLAIM, DROPOPS_DEFAULT_ORG,',
+        'DROPOPS_SESSION_IDLE_SECONDS, DROPOPS_SESSION_ABSOLUTE_SECONDS, DROPOPS_RATE_LIMIT_IP_PER_MINUTE,',
+        'DROPOPS_RATE_LIMIT_USER_PER_MINUTE.',
+        'REDIS_URL (--redis-url) joins this relay to the other replicas that share it; see docs/INSTALL.md.',
       ].join('\n'),
       options: {
         'data-dir': { type: 'string' },
@@ -98,6 +113,7 @@ const program: Program = {
         dns: { type: 'string' },
         ip: { type: 'string' },
         'database-url': { type: 'string' },
+        'redis-url': { type: 'string' },
         'log-level': { type: 'string' },
       },
       async run(values) {
@@ -108,25 +124,22 @@ const program: Program = {
           dnsNames: values.dns,
           ipAddresses: values.ip,
           databaseUrl: values['database-url'],
+          redisUrl: values['redis-url'],
           logLevel: values['log-level'],
         });
         const appliance = await startAppliance(config);
         print(
           [
             `DropOps appliance running at ${appliance.url} (database: ${appliance.db.kind}, data: ${config.dataDir})`,
-            `Console: ${appliance.url}/ (the console arrives with the console issue; the REST API is live)`,
+            `Console: ${appliance.url}/`,
+            ...signInHelp(appliance.signIn, caFiles(appliance.ca.dir).rootCert),
             `CA pin: ${appliance.caPin}`,
-            'Create an operator slot for a server:',
+            'Create an operator slot for a server in the console (Operators), or:',
             `  npx dropops-appliance operator create --org ORG --name NAME${values['data-dir'] ? ` --data-dir ${values['data-dir']}` : ''}`,
-            'Stop with Ctrl-C.',
+            'Stop with Ctrl-C (drains first; press it again to stop at once).',
           ].join('\n'),
         );
-        await new Promise<void>((resolve) => {
-          const shutdown = () => resolve();
-          process.once('SIGINT', shutdown);
-          process.once('SIGTERM', shutdown);
-        });
-        await appliance.close();
+        await serveUntilSignalled(appliance, config.shutdownGraceMs, note);
       },
     },
     'operator create': {
@@ -234,6 +247,83 @@ const program: Program = {
         return showOutcome(outcome);
       },
     },
+    'operator write': {
+      summary: 'replace one file on an operator with a local file (write_file; runs only with --approve)',
+      usage: 'OPERATOR PATH --from LOCALFILE [--approve] [--expect-sha256 HEX | --create] [--json]',
+      details: [
+        'PATH is the absolute path on the host; LOCALFILE is read here and sent whole (at most 128 KiB).',
+        'With --approve you approve exactly these bytes at exactly that path; the operator checks the signed',
+        'approval itself, refuses protected paths (its own .dropops/, /etc/shadow, ...) even then, writes the',
+        'file atomically keeping its owner and mode, and records the old and new version in its Ledger Mirror.',
+        '--expect-sha256 HEX writes only if the file still holds those bytes (sha256sum of what you reviewed);',
+        '--create only if no file is there yet; with neither, whatever the file holds is replaced.',
+        'Exit code 1 when the write is refused or fails.',
+      ].join('\n'),
+      options: {
+        ...dataDirOption,
+        ...jsonOption,
+        from: { type: 'string' },
+        approve: { type: 'boolean' },
+        'expect-sha256': { type: 'string' },
+        create: { type: 'boolean' },
+      },
+      async run(values, [ref, path]) {
+        if (!path?.startsWith('/'))
+          throw new AdminClientError(
+            'BAD_ARGUMENT',
+            'give the absolute path on the host, e.g. /etc/app.conf.',
+          );
+        const from = required(values, 'from');
+        const expected = values['expect-sha256'];
+        if (expected !== undefined && values.create === true)
+          throw new AdminClientError('BAD_ARGUMENT', '--expect-sha256 and --create exclude each other.');
+        if (typeof expected === 'string' && !/^[0-9a-f]{64}$/.test(expected))
+          throw new AdminClientError(
+            'BAD_ARGUMENT',
+            '--expect-sha256 is 64 lowercase hex digits (sha256sum).',
+          );
+        let content: Buffer;
+        try {
+          content = readFileSync(from);
+        } catch (err) {
+          throw new AdminClientError(
+            'FILE_UNREADABLE',
+            `cannot read ${from}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+          );
+        }
+        if (content.length > MAX_WRITE_BYTES)
+          throw new AdminClientError(
+            'BAD_ARGUMENT',
+            `${from} is ${content.length} bytes; write_file carries at most ${MAX_WRITE_BYTES}.`,
+          );
+        const outcome = await client(values).call<ExecOutcome>(
+          'POST',
+          `/api/operators/${operatorRef(ref)}/write`,
+          {
+            path,
+            content: content.toString('base64'),
+            expectedSha256: values.create === true ? null : expected,
+            approve: values.approve === true,
+          },
+          0,
+        );
+        const r = outcome.result;
+        if (values.json) print(JSON.stringify(outcome, null, 2));
+        else {
+          const w = r.written;
+          note(
+            `[${outcome.executionId}] ${outcome.reason}\n` +
+              (w
+                ? `wrote ${w.bytes} B to ${path} · sha256 ${w.sha256} · ` +
+                  (w.previousSha256 ? `replaced sha256 ${w.previousSha256}` : 'new file')
+                : `wrote ${path}`) +
+              `\nledger ${(r.ledgerCommits ?? []).join(' ') || '(unchanged)'} · vault head ${r.chainHead.seq}:${r.chainHead.hash}` +
+              (r.error ? `\n${r.error.code}: ${r.error.message}` : ''),
+          );
+        }
+        return r.error ? ExitCode.failed : ExitCode.ok;
+      },
+    },
     'operator history': {
       summary: "show a host's own record, fetched live from its Audit Vault (never stored by the relay)",
       usage: 'OPERATOR [--session ID] [--after SEQ] [--limit N] [--json]',
@@ -285,6 +375,8 @@ const program: Program = {
         print(`asked the operator to cancel ${id}.`);
       },
     },
+    ...batchCommands(client, dataDirOption),
+    ...approvalCommands(client, dataDirOption),
     'operator revoke-cert': {
       summary: 'revoke one operator certificate by serial and disconnect its holder',
       usage: 'SERIAL [--data-dir DIR] [--url URL]',

@@ -95,8 +95,10 @@ const program: Program = {
     },
     run: {
       summary: 'connect to the appliance and serve it until Ctrl-C or a remote stop',
-      usage: '[--dir DIR]',
-      options: dirOption,
+      usage: '[--dir DIR] [--relay URL[,URL...]]',
+      details:
+        'RELAY overrides the URL enrolled with; list several relay replicas (comma-separated) to try them in order when one is down.',
+      options: { ...dirOption, relay: { type: 'string' } },
       async run(values) {
         const log = pino(
           { level: process.env.DROPOPS_LOG_LEVEL ?? 'info', base: { service: 'operator' } },
@@ -107,7 +109,19 @@ const program: Program = {
         process.once('SIGINT', interrupt);
         process.once('SIGTERM', interrupt);
         try {
-          const outcome = await runOperator({ dir: stateDir(values), log, signal: controller.signal });
+          const relays =
+            typeof values.relay === 'string'
+              ? values.relay
+                  .split(',')
+                  .map((url) => url.trim())
+                  .filter(Boolean)
+              : undefined;
+          const outcome = await runOperator({
+            dir: stateDir(values),
+            log,
+            signal: controller.signal,
+            relays,
+          });
           log.info({ outcome }, 'operator exiting');
         } finally {
           process.off('SIGINT', interrupt);

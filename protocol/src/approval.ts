@@ -38,3 +38,18 @@ export type ApprovalClaims = z.infer<typeof ApprovalClaims>;
 /** What an approval's `cmd` claim holds for a command line: the sha256 of its exact UTF-8 bytes. */
 export const commandDigest = (command: string): string =>
   createHash('sha256').update(command, 'utf8').digest('hex');
+
+/**
+ * The command line an approval of a `write_file` covers, so the approver approves exactly these bytes at
+ * exactly this path over exactly this precondition: `write_file "<path>" sha256:<new> over sha256:<old>`,
+ * `over nothing` (the file must not exist) or `over anything` (no check). The path is JSON-quoted.
+ */
+export function writeFileCommand(path: string, sha256: string, expectedSha256?: string | null): string {
+  const over =
+    expectedSha256 === undefined
+      ? 'anything'
+      : expectedSha256 === null
+        ? 'nothing'
+        : `sha256:${expectedSha256}`;
+  return `write_file ${JSON.stringify(path)} sha256:${sha256} over ${over}`;
+}

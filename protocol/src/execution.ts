@@ -8,6 +8,13 @@ export const MAX_COMMAND_BYTES = 16 * 1024;
 /** Output longer than this reaches the model as its head and tail with a marker between them. */
 export const MODEL_OUTPUT_LIMIT_BYTES = 100 * 1024;
 export const MAX_HISTORY_EVENTS = 500;
+/**
+ * The largest file `write_file` carries. Base64 makes it 171 KiB on the wire, inside the 256 KiB frame with
+ * the approval token beside it.
+ */
+export const MAX_WRITE_BYTES = 128 * 1024;
+/** The longest path `write_file` accepts (Linux PATH_MAX). */
+export const MAX_PATH_BYTES = 4096;
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 export const ExecutionId = z.string().uuid();
@@ -49,12 +56,53 @@ export type HistoryRequest = z.infer<typeof HistoryRequest>;
 export const CancelRequest = request.extend({ kind: z.literal('cancel'), executionId: ExecutionId });
 export type CancelRequest = z.infer<typeof CancelRequest>;
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lowercase hex digits');
+/** Standard base64 with padding: the exact bytes, whatever their encoding. */
+const base64 = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
+    'content is standard padded base64',
+  );
+const decodedBytes = (b64: string) => Math.floor((b64.length * 3) / 4) - (b64.match(/=+$/)?.[0].length ?? 0);
+
+export const FilePath = z
+  .string()
+  .min(2)
+  .refine((p) => utf8Bytes(p) <= MAX_PATH_BYTES, `a path is at most ${MAX_PATH_BYTES} bytes`)
+  .regex(/^\/[^\u0000-\u001f\u007f]*$/, 'a path is absolute, without NUL or control characters');
+export const FileContent = base64.refine(
+  (c) => decodedBytes(c) <= MAX_WRITE_BYTES,
+  `a file written over the link is at most ${MAX_WRITE_BYTES} bytes`,
+);
+/**
+ * What the file must hold for the write to go ahead: the sha256 of its current bytes, or null for "no file
+ * there yet". Absent means "whatever it holds"; the approval names which of the three was approved.
+ */
+export const ExpectedSha256 = sha256Hex.nullable().optional();
+
+/**
+ * `write_file`: replace one file with exactly these bytes. Whole content rather than a diff, so the approved
+ * bytes are the bytes written (no patch to apply, no fuzz); `expectedSha256` stops a lost update when the
+ * file changed after the approver looked at it. Always needs an approval, for `writeFileCommand(...)`.
+ */
+export const WriteRequest = request.extend({
+  kind: z.literal('write'),
+  executionId: ExecutionId,
+  path: FilePath,
+  content: FileContent,
+  expectedSha256: ExpectedSha256,
+  approval: approvalToken.optional(),
+});
+export type WriteRequest = z.infer<typeof WriteRequest>;
+
 /** What the relay may ask of an operator; anything else is refused. */
 export const RelayRequest = z.discriminatedUnion('kind', [
   FactsRequest,
   ExecRequest,
   HistoryRequest,
   CancelRequest,
+  WriteRequest,
 ]);
 export type RelayRequest = z.infer<typeof RelayRequest>;
 
@@ -85,6 +133,22 @@ export const ExecResult = z.object({
   chainHead: ChainHead,
   /** Set when the run did not finish normally (cancelled, timed out, the vault failed). */
   error: WireError.nullable(),
+  /**
+   * The Ledger Mirror commits that recorded the files an approved run or a write changed, one per file; ids
+   * only. Absent from an operator that predates the ledger wiring.
+   */
+  ledgerCommits: z
+    .array(z.string().regex(/^[0-9a-f]{40}$/))
+    .max(5000)
+    .optional(),
+  /** For a write: the size and sha256 of the bytes written and of the file they replaced (null: none). */
+  written: z
+    .object({
+      bytes: z.number().int().nonnegative(),
+      sha256: sha256Hex,
+      previousSha256: sha256Hex.nullable(),
+    })
+    .optional(),
 });
 export type ExecResult = z.infer<typeof ExecResult>;
 
@@ -117,5 +181,12 @@ export const ExecCommandRequest = z.object({
   /** The caller approves this exact command as a state change; without it only read-only work runs. */
   approve: z.boolean().default(false),
   timeoutMs: ExecRequest.shape.timeoutMs,
+});
+/** `POST /api/operators/:ref/write`: the file as base64; it runs only when the caller approves it. */
+export const WriteFileRequest = z.object({
+  path: FilePath,
+  content: FileContent,
+  expectedSha256: ExpectedSha256,
+  approve: z.boolean().default(false),
 });
 export const HistoryQuery = HistoryRequest.pick({ sessionId: true, afterSeq: true, limit: true });

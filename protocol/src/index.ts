@@ -1,6 +1,7 @@
 // Wire schemas shared by the relay, the operator and the console.
 // Every message that crosses the link is parsed with one of these before it is trusted.
 import { z } from 'zod';
+import { Slug } from './slots.ts';
 import { Freshness, WireError } from './wire.ts';
 
 /** How far a request's timestamp may be from the receiver's clock before it is refused as a replay. */
@@ -15,6 +16,12 @@ export const OPERATOR_NAMESPACE = '/operator';
 export { ErrorCode, Freshness, WireError } from './wire.ts';
 export * from './execution.ts';
 export * from './approval.ts';
+export * from './draining.ts';
+export * from './batch.ts';
+export * from './session.ts';
+export * from './console.ts';
+export * from './panel.ts';
+export { OperatorSlot, Slug } from './slots.ts';
 
 const pem = (label: string, max: number) =>
   z
@@ -78,30 +85,13 @@ export const OperatorEvents = {
   result: 'operator:result',
   /** relay → operator: finish and exit; sent by `operator stop`. */
   stop: 'relay:stop',
+  /** relay → operator: a RelayDraining; this replica shuts down, reconnect elsewhere (not a stop). */
+  draining: 'relay:draining',
   /** operator → relay: a RenewRequest, acknowledged with ackOf(IssuedCertificate). */
   renew: 'operator:renew',
 } as const;
 
-export const OperatorSlot = z.object({
-  id: z.string(),
-  org: z.string(),
-  name: z.string(),
-  createdAt: z.string(),
-  fingerprint: z.string().nullable(),
-  keyState: z.enum(['active', 'revoked']),
-  connected: z.boolean(),
-  lastSeenAt: z.string().nullable(),
-});
-export type OperatorSlot = z.infer<typeof OperatorSlot>;
-
-const slug = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9-]{0,62}$/,
-    'use 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit',
-  );
-
-export const CreateOperatorRequest = z.object({ org: slug, name: slug });
+export const CreateOperatorRequest = z.object({ org: Slug, name: Slug });
 export type CreateOperatorRequest = z.infer<typeof CreateOperatorRequest>;
 
 export { freshNonce } from './nonce.ts';

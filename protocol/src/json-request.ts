@@ -15,7 +15,9 @@ export function jsonRequest(url: URL, options: RequestOptions, body?: unknown): 
     ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
   };
   return new Promise((resolve) => {
-    const req = request(url, { timeout: 30_000, ...options, headers }, (res) => {
+    // A connection of its own: a kept-alive socket that the relay closes as idle just as it is reused would
+    // surface as ECONNRESET on a request that never reached the relay.
+    const req = request(url, { timeout: 30_000, agent: false, ...options, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -16,18 +16,45 @@ export const ErrorCode = z.enum([
   'OPERATOR_NOT_FOUND',
   'OPERATOR_OFFLINE',
   'OPERATOR_TIMEOUT',
+  'REPLICAS_UNREACHABLE',
+  // The relay's PostgreSQL does not answer (stopped, restarting, unreachable); retry once it is back.
+  'DATABASE_UNAVAILABLE',
   'ALREADY_EXISTS',
   'RATE_LIMITED',
   'APPROVAL_REQUIRED',
   'APPROVAL_REJECTED',
   'COMMAND_REFUSED',
   'PATH_REFUSED',
+  // A write_file whose file no longer holds what the approver saw (expectedSha256); nothing was written.
+  'FILE_CHANGED',
+  // The operator's Ledger Mirror cannot record a change (damaged, locked, disk full); nothing was run.
+  'LEDGER_UNAVAILABLE',
   'ALREADY_EXECUTED',
   'EXECUTION_NOT_FOUND',
   'EXECUTION_FAILED',
   'CANCELLED',
   'TIMED_OUT',
   'VAULT_UNAVAILABLE',
+  'BATCH_NOT_FOUND',
+  'BATCH_FINISHED',
+  'FORBIDDEN',
+  'CSRF_REJECTED',
+  'SIGN_IN_FAILED',
+  // The language model (appliance/src/llm): unreachable, answered with an error, went silent, emitted an
+  // invalid tool call (the conversation goes on), or none is connected.
+  'MODEL_UNAVAILABLE',
+  'MODEL_FAILED',
+  'MODEL_TIMEOUT',
+  'TOOL_CALL_INVALID',
+  'NO_MODEL',
+  // Conversations and approvals (appliance/src/conversations, appliance/src/approvals).
+  'CONVERSATION_NOT_FOUND',
+  'CONVERSATION_BUSY',
+  'OPERATOR_BOUND',
+  'PROPOSAL_NOT_FOUND',
+  'PROPOSAL_CLOSED',
+  'ALREADY_APPROVED',
+  'NOT_AVAILABLE',
   'INTERNAL',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

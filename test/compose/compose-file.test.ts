@@ -5,6 +5,7 @@ import { Ajv } from 'ajv';
 import draft07 from 'ajv/dist/refs/json-schema-draft-07.json' with { type: 'json' };
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '../../appliance/src/config.ts';
 import { ENV_SPEC } from '../../scripts/check-env.ts';
 import { repoRoot } from '../helpers.ts';
 
@@ -20,6 +21,7 @@ interface Service {
   volumes?: string[];
   cap_drop?: string[];
   network_mode?: string;
+  stop_grace_period?: string;
   networks?: string[];
   profiles?: string[];
   depends_on?: Record<string, { condition: string }>;
@@ -109,6 +111,16 @@ describe('what docker-compose.yml exposes and runs', () => {
     expect(relay.volumes).toEqual(['relay-data:/var/lib/dropops']);
     expect(relay.cap_drop).toEqual(['ALL']);
     expect(relay.environment!.DROPOPS_HOST).toBe('0.0.0.0');
+  });
+
+  it('gives the relay longer to stop than its own drain, so SIGTERM hands operators over before the kill', () => {
+    const grace = /^(\d+)s$/.exec(services.relay!.stop_grace_period ?? '');
+    expect(grace, 'relay stop_grace_period in seconds').not.toBeNull();
+    const drainMs = loadConfig(
+      {},
+      { DROPOPS_SHUTDOWN_GRACE_MS: services.relay!.environment?.DROPOPS_SHUTDOWN_GRACE_MS },
+    ).shutdownGraceMs;
+    expect(Number(grace![1]) * 1000).toBeGreaterThan(drainMs);
   });
 
   it('gives every long-running service a healthcheck', () => {

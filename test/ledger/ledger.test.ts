@@ -135,15 +135,36 @@ describe('ledger record and log', () => {
     await ledger.record({ paths: [path], ...who() });
     rmSync(path);
     const inner = f.put('srv/app/config.yml', 'a: 1\n');
-    await expect(ledger.record({ paths: [path], ...who('exec-2') })).rejects.toMatchObject(
-      code('NOT_A_REGULAR_FILE'),
-    );
     await ledger.record({ paths: [inner], ...who('exec-2') });
     expect([...lsTree(f.ledgerDir).keys()]).toEqual([inner]);
     rmSync(path, { recursive: true });
     f.put('srv/app', 'a file again\n');
     await ledger.record({ paths: [inner, path], ...who('exec-3') });
     expect([...lsTree(f.ledgerDir).keys()]).toEqual([path]);
+    git(f.ledgerDir, 'fsck', '--strict');
+  });
+
+  it('drops a tracked file that became a directory when the directory is named, and the reverse', async () => {
+    const { f, ledger } = await setup();
+    const path = f.put('srv/app', 'a file\n');
+    const kept = f.put('srv/other', 'stays\n');
+    await ledger.record({ paths: [path, kept], ...who() });
+    rmSync(path);
+    mkdirSync(path);
+    // An empty directory now: the file is gone, and nothing inside is there to record.
+    const gone = await ledger.record({ paths: [path], ...who('exec-2') });
+    expect(gone.changed).toEqual([expect.objectContaining({ path, after: null, mode: null })]);
+    expect([...lsTree(f.ledgerDir).keys()]).toEqual([kept]);
+    const inner = f.put('srv/app/deep/er/config.yml', 'a: 1\n');
+    await ledger.record({ paths: [path, inner], ...who('exec-3') });
+    expect([...lsTree(f.ledgerDir).keys()]).toEqual([inner, kept]);
+    // The directory becomes a file again: naming the file alone replaces the whole tracked subtree.
+    rmSync(path, { recursive: true });
+    f.put('srv/app', 'a file again\n');
+    await ledger.record({ paths: [path], ...who('exec-4') });
+    expect([...lsTree(f.ledgerDir).keys()]).toEqual([path, kept]);
+    expect(git(f.ledgerDir, 'show', `HEAD:${path.slice(1)}`)).toBe('a file again\n');
+    expect(git(f.ledgerDir, 'show', `HEAD~1:${inner.slice(1)}`)).toBe('a: 1\n');
     git(f.ledgerDir, 'fsck', '--strict');
   });
 });
@@ -290,22 +311,30 @@ describe('ledger path rules', () => {
     ).rejects.toMatchObject(code('PATH_OUTSIDE_TREE'));
   });
 
-  it('refuses directories, FIFOs, sockets, devices and dangling links', async () => {
+  it('refuses FIFOs, sockets, devices and dangling links, and restoring over a directory', async () => {
     const { f, ledger } = await setup();
-    mkdirSync(f.at('dir'));
     execFileSync('mkfifo', [f.at('fifo')]);
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(f.at('sock'), resolve));
     symlinkSync('/dev/null', f.at('devnull'));
     symlinkSync(f.at('missing'), f.at('dangling'));
     try {
-      for (const bad of ['dir', 'fifo', 'sock', 'devnull', 'dangling'])
+      for (const bad of ['fifo', 'sock', 'devnull', 'dangling'])
         await expect(ledger.snapshot([f.at(bad)], who()), bad).rejects.toMatchObject(
           code('NOT_A_REGULAR_FILE'),
         );
     } finally {
       server.close();
     }
+    // A directory holds no file: nothing to snapshot, and nothing may be restored over it.
+    const dir = f.put('dir', 'was a file\n');
+    const { commit } = await ledger.record({ paths: [dir], ...who() });
+    rmSync(dir);
+    mkdirSync(dir);
+    expect((await ledger.snapshot([dir], who('exec-2'))).changed.map((c) => c.after)).toEqual([null]);
+    await expect(ledger.restore(dir, commit!, { approver: 'a' })).rejects.toMatchObject(
+      code('NOT_A_REGULAR_FILE'),
+    );
   });
 
   it('follows symlinks to the real file: records and restores the target, leaving the link a link', async () => {

@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecAccepted, type OperatorSlot } from '@dropops/protocol';
@@ -124,6 +124,28 @@ describe.each(backends())('commands through the link on %s', (backend) => {
     expect(await refusalOf(rawExec('touch approved-one', real.token))).toBe('APPROVAL_REJECTED');
     expect(existsSync(join(cwd, 'forged'))).toBe(false);
     expect(existsSync(join(cwd, 'approved-two'))).toBe(false);
+  });
+
+  it('runs an execution id once when two relays send it at the same moment, each with a valid token', async () => {
+    const executionId = randomUUID();
+    const command = 'echo ran >> twice.log';
+    const grant = { operatorId: slot.operator.id, command, approver: 'alice', executionId };
+    // A resumed batch step: each relay signs its own token (its own nonce) for the same execution.
+    const [first, second] = await Promise.all([
+      signApproval(relay.ca.approvalKey.privateKey, grant),
+      signApproval(relay.ca.approvalKey.privateKey, grant),
+    ]);
+    const outcomes = await Promise.all([
+      refusalOf(rawExec(command, first.token, executionId)),
+      refusalOf(rawExec(command, second.token, executionId)),
+    ]);
+    expect(outcomes.sort()).toEqual(['ALREADY_EXECUTED', null].sort());
+    await eventually(
+      () => existsSync(join(cwd, 'twice.log')) && readFileSync(join(cwd, 'twice.log'), 'utf8') === 'ran\n',
+      'the approved command to run',
+    );
+    expect(await refusalOf(rawExec(command, first.token, executionId))).toBe('ALREADY_EXECUTED');
+    expect(readFileSync(join(cwd, 'twice.log'), 'utf8')).toBe('ran\n');
   });
 
   it("answers history from the host's vault, redacted, and cancels a run in progress", async () => {

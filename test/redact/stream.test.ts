@@ -66,6 +66,42 @@ describe('redactStream', () => {
     );
   });
 
+  it('gives the same output however a multi-megabyte stream is split, with the default batch sizes', async () => {
+    const logLine = fc
+      .tuple(
+        fc.integer({ min: 0, max: 59 }),
+        fc.constantFrom('INFO', 'WARN', 'DEBUG'),
+        fc.string({ maxLength: 60 }),
+      )
+      .map(([s, level, msg]) => `2024-05-01T12:00:${String(s).padStart(2, '0')}Z ${level} ${msg}`);
+    const kubeSecret = fc
+      .base64String({ minLength: 8, maxLength: 40 })
+      .map((v) => `apiVersion: v1\ndata:\n  password: ${v}\nkind: Secret\nmetadata:\n  name: db`);
+    const piece = fc.oneof(
+      { weight: 6, arbitrary: logLine },
+      { weight: 3, arbitrary: fc.constantFrom(...corpus) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 60 }).map(pem) },
+      { weight: 1, arbitrary: kubeSecret },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(piece, { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 }),
+        async (pieces, copies, cuts) => {
+          // Repeated past the 1 MiB batch, so the stream cuts batches and holds back blocks for real.
+          const unit = pieces.join('\n') + '\n';
+          const bytes = Buffer.from(unit.repeat(Math.ceil((copies * 64 * 1024) / unit.length)), 'latin1');
+          const whole = await streamOf([bytes]);
+          const split = await streamOf(splitAt(bytes, cuts));
+          expect(split.equals(whole)).toBe(true);
+          expect(whole.toString('latin1')).toBe(redactText(bytes.toString('latin1')));
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
   it('redacts a key block split one byte at a time', async () => {
     const text = `before\n${pem(30)}\nafter\n`;
     const bytes = Buffer.from(text);

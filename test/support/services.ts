@@ -17,6 +17,20 @@ export function backends(): Backend[] {
   return ['pglite'];
 }
 
+/**
+ * Whether the machine's Redis (REDIS_URL) is there for the suites that need it. With
+ * DROPOPS_REQUIRE_SERVICES=1 a missing URL fails the run instead of skipping.
+ */
+export function hasRedis(): boolean {
+  if (process.env.REDIS_URL) return true;
+  if (process.env.DROPOPS_REQUIRE_SERVICES === '1') {
+    throw new Error(
+      'DROPOPS_REQUIRE_SERVICES=1 but REDIS_URL is not set; start Redis (scripts/services.sh) and set it.',
+    );
+  }
+  return false;
+}
+
 /** A schema of its own on the real server, so suites and runs never see each other's rows. */
 export async function isolatedSchema(): Promise<{
   connection: Record<string, string>;

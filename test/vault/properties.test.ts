@@ -30,6 +30,24 @@ describe('canonical encoding', () => {
     );
   });
 
+  it('is JSON with the keys of every object sorted by UTF-16 code unit', () => {
+    const reference = (v: unknown): string => {
+      if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+      if (v && typeof v === 'object') {
+        const keys = Object.keys(v).sort();
+        return `{${keys.map((k) => `${JSON.stringify(k)}:${reference((v as Record<string, unknown>)[k])}`).join(',')}}`;
+      }
+      return JSON.stringify(v);
+    };
+    // Wide objects too, so both the small-object insertion sort and the built-in sort are exercised.
+    const wide = fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 60 });
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), wide), (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+    );
+  });
+
   it('rejects non-finite numbers', () => {
     for (const n of [NaN, Infinity, -Infinity]) expect(() => canonicalJson({ n })).toThrow();
   });

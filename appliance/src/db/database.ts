@@ -5,6 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import postgres from 'postgres';
 import { migrate } from './migrate.ts';
+import { DatabaseUnreachableError, isDatabaseUnreachable } from './unavailable.ts';
 
 export type Sql = postgres.Sql;
 
@@ -42,7 +43,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const common = { onnotice: () => {}, connection: options.connection } as const;
   if (options.url) {
     const sql = postgres(options.url, { ...common, max: 10 });
-    await migrate(sql);
+    try {
+      await migrate(sql);
+    } catch (err) {
+      // Ended, or the driver's reconnect timer would keep a relay that refused to start alive.
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw isDatabaseUnreachable(err) ? new DatabaseUnreachableError(options.url, err as Error) : err;
+    }
     return { sql, kind: 'postgresql', close: () => sql.end({ timeout: 5 }) };
   }
   const dir = join(options.dataDir, 'pglite');
@@ -57,7 +64,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     port,
     user: 'postgres',
     database: 'postgres',
-    max: 4,
+    // PGlite is one backend: pglite-socket queues messages, not whole Parse/Bind/Execute sequences, so two
+    // connections interleave and clobber each other's unnamed portal ("portal does not exist"). One connection
+    // pipelines every query in order.
+    max: 1,
   });
   try {
     await migrate(sql);

@@ -1,11 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ExecAccepted, ExecutionId, History, type ExecResult, type ModelOutput } from '@dropops/protocol';
+import {
+  ExecAccepted,
+  ExecutionId,
+  History,
+  writeFileCommand,
+  type ExecResult,
+  type ModelOutput,
+} from '@dropops/protocol';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors.ts';
 import type { SlotRow } from '../operators/slots.ts';
-import type { OperatorHub } from '../relay/operator-hub.ts';
+import type { OperatorHub, RequestBody } from '../relay/operator-hub.ts';
 import type { ExecutionStore } from './store.ts';
-import type { ExecutionTracker } from './tracker.ts';
+import type { ExecutionTracker, Settled } from './tracker.ts';
 
 /** Signs the token an operator checks before it runs a state change; the relay holds the only signing key. */
 export interface ApprovalSigner {
@@ -26,7 +33,7 @@ export interface ExecOutcome {
   modelOutput: ModelOutput | null;
 }
 
-interface Run {
+export interface Run {
   slot: SlotRow;
   /** Who asked, from the validated session or admin credential, never from the request body. */
   requestedBy: string;
@@ -34,7 +41,33 @@ interface Run {
   approver?: string;
 }
 
+/** What a run carries: a command line, or for `write_file` one file's new bytes (base64). */
+export type Work =
+  | { command: string; timeoutMs?: number }
+  | { write: { path: string; content: string; expectedSha256?: string | null } };
+
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The request a run sends, without its approval, and the exact command line an approval of it covers: the
+ * command itself, or for a write `writeFileCommand` naming the path, the new bytes' sha256 and the
+ * precondition, so the approver approves exactly those bytes there.
+ */
+function describe(work: Work): { kind: 'exec' | 'write'; approved: string; body: RequestBody } {
+  if ('write' in work) {
+    const { path, content, expectedSha256 } = work.write;
+    return {
+      kind: 'write',
+      approved: writeFileCommand(path, sha256(Buffer.from(content, 'base64')), expectedSha256),
+      body: { kind: 'write', path, content, ...(expectedSha256 !== undefined ? { expectedSha256 } : {}) },
+    };
+  }
+  return {
+    kind: 'exec',
+    approved: work.command,
+    body: { kind: 'exec', command: work.command, ...(work.timeoutMs ? { timeoutMs: work.timeoutMs } : {}) },
+  };
+}
 
 /** Sends work to operators and waits for its metadata; nothing of the output is kept. */
 export class ExecutionService {
@@ -48,14 +81,14 @@ export class ExecutionService {
     },
   ) {}
 
-  exec(run: Run & { command: string; timeoutMs?: number }): Promise<ExecOutcome> {
-    return this.dispatch(run, 'exec', run.command, (executionId, approval) => ({
-      kind: 'exec',
-      executionId,
-      command: run.command,
-      ...(approval ? { approval } : {}),
-      ...(run.timeoutMs ? { timeoutMs: run.timeoutMs } : {}),
-    }));
+  /** `executionId` lets a caller that may cancel the run (a conversation's stop) know it before it is sent. */
+  exec(run: Run & { command: string; timeoutMs?: number; executionId?: string }): Promise<ExecOutcome> {
+    return this.dispatch(run);
+  }
+
+  /** `write_file`: the host writes these bytes only with an approval for exactly them (see `describe`). */
+  write(run: Run & Extract<Work, { write: unknown }>): Promise<ExecOutcome> {
+    return this.dispatch(run);
   }
 
   /** A host's own history, answered from its vault and passed through: the relay stores none of it. */
@@ -70,36 +103,62 @@ export class ExecutionService {
     await this.deps.hub.ask(row.operator_id, { kind: 'cancel', executionId }, ExecutionId);
   }
 
-  private async dispatch(
-    run: Run,
-    kind: 'exec',
-    command: string,
-    body: (executionId: string, approval: string | undefined) => { kind: string } & Record<string, unknown>,
-  ): Promise<ExecOutcome> {
-    const executionId = randomUUID();
+  /**
+   * Signs the approval (when there is an approver), records the run and sends it under `executionId`, which a
+   * batch allocates and writes down first. Resolves with the operator's verdict and a promise of the result;
+   * a refusal throws and is left to the caller to record, because only the caller knows whether the request
+   * may have reached the host before (a resumed batch step) or certainly did not.
+   */
+  async send(
+    run: Run & Work,
+    executionId: string,
+  ): Promise<{ accepted: ExecAccepted; settled: Promise<Settled> }> {
+    const work = describe(run);
     const approval = run.approver
-      ? await this.deps.signer.sign({ operatorId: run.slot.id, command, approver: run.approver, executionId })
+      ? await this.deps.signer.sign({
+          operatorId: run.slot.id,
+          command: work.approved,
+          approver: run.approver,
+          executionId,
+        })
       : undefined;
     await this.deps.store.create({
       id: executionId,
       operatorId: run.slot.id,
-      kind,
-      commandSha256: sha256(command),
+      kind: work.kind,
+      commandSha256: sha256(work.approved),
       requestedBy: run.requestedBy,
       approvedBy: run.approver ?? null,
     });
-    const settled = this.deps.tracker.wait(executionId, run.slot.id);
+    // Bound to the connection it goes over, on this replica or another, so its closing fails the wait.
+    const link = await this.deps.hub.locate(run.slot.id);
+    const settled = this.deps.tracker.wait(executionId, run.slot.id, link);
     let accepted: ExecAccepted;
     try {
-      accepted = await this.deps.hub.ask(run.slot.id, body(executionId, approval), ExecAccepted);
+      accepted = await this.deps.hub.askOver(
+        link,
+        { ...work.body, executionId, ...(approval ? { approval } : {}) },
+        ExecAccepted,
+      );
     } catch (err) {
       this.deps.tracker.fail(executionId, err as Error);
       settled.catch(() => {});
-      await this.deps.store.refused(executionId, err instanceof RelayError ? err.code : 'INTERNAL');
       throw err;
     }
     await this.deps.store.started(executionId, accepted.mode);
-    const { result, modelOutput } = await settled;
+    return { accepted, settled };
+  }
+
+  private async dispatch(run: Run & Work & { executionId?: string }): Promise<ExecOutcome> {
+    const executionId = run.executionId ?? randomUUID();
+    let sent: Awaited<ReturnType<ExecutionService['send']>>;
+    try {
+      sent = await this.send(run, executionId);
+    } catch (err) {
+      await this.deps.store.refused(executionId, err instanceof RelayError ? err.code : 'INTERNAL');
+      throw err;
+    }
+    const { result, modelOutput } = await sent.settled;
     this.deps.log.info(
       {
         executionId,
@@ -110,6 +169,6 @@ export class ExecutionService {
       },
       'run finished',
     );
-    return { executionId, mode: accepted.mode, reason: accepted.reason, result, modelOutput };
+    return { executionId, mode: sent.accepted.mode, reason: sent.accepted.reason, result, modelOutput };
   }
 }

@@ -1,4 +1,5 @@
 import type { ExecResult, ModelOutput } from '@dropops/protocol';
+import { RelayError } from '../errors.ts';
 
 export interface Settled {
   result: ExecResult;
@@ -8,41 +9,42 @@ export interface Settled {
 
 interface Pending {
   operatorId: string;
-  modelOutput: ModelOutput | null;
+  /** The operator's connection (Socket.IO socket id, on any replica) the run was sent over. */
+  link: string;
   resolve: (settled: Settled) => void;
   reject: (err: Error) => void;
 }
 
-/** Runs this relay has sent and is waiting on, keyed by execution id and bound to the operator that runs them. */
+/** What a caller waiting on a run learns when the connection the run was sent over is gone. */
+export function linkLost(): RelayError {
+  return new RelayError(
+    'OPERATOR_OFFLINE',
+    'the operator disconnected during the run; the host keeps running it and reports the result when it reconnects.',
+  );
+}
+
+/**
+ * Runs this relay has sent and is waiting on, keyed by execution id and bound to the operator that runs
+ * them and to the connection they went over, which may be held by another replica.
+ */
 export class ExecutionTracker {
   private readonly pending = new Map<string, Pending>();
 
-  wait(executionId: string, operatorId: string): Promise<Settled> {
+  wait(executionId: string, operatorId: string, link: string): Promise<Settled> {
     return new Promise<Settled>((resolve, reject) => {
-      this.pending.set(executionId, { operatorId, modelOutput: null, resolve, reject });
+      this.pending.set(executionId, { operatorId, link, resolve, reject });
     });
   }
 
-  /** Output for a run this operator is not running is dropped: it may not steer another host's result. */
-  modelOutput(operatorId: string, output: ModelOutput): boolean {
-    const pending = this.pending.get(output.executionId);
-    if (pending?.operatorId !== operatorId) return false;
-    pending.modelOutput = output;
-    return true;
-  }
-
-  /** How many bytes of output went to the model for this run, as the relay's metadata records it. */
-  modelBytes(operatorId: string, executionId: string): number | null {
-    const pending = this.pending.get(executionId);
-    if (pending?.operatorId !== operatorId || !pending.modelOutput) return null;
-    return Buffer.byteLength(pending.modelOutput.text, 'utf8');
-  }
-
-  settle(operatorId: string, result: ExecResult): boolean {
+  /** A result for a run this operator is not running is ignored: it may not settle another host's run. */
+  settle(operatorId: string, result: ExecResult, modelOutput: ModelOutput | null): boolean {
     const pending = this.pending.get(result.executionId);
     if (pending?.operatorId !== operatorId) return false;
     this.pending.delete(result.executionId);
-    pending.resolve({ result, modelOutput: pending.modelOutput });
+    pending.resolve({
+      result,
+      modelOutput: modelOutput?.executionId === result.executionId ? modelOutput : null,
+    });
     return true;
   }
 
@@ -52,9 +54,19 @@ export class ExecutionTracker {
     pending?.reject(err);
   }
 
-  /** The operator went away: every run it held fails now rather than hanging its caller. */
-  failAll(operatorId: string, err: Error): void {
-    for (const [id, pending] of this.pending) if (pending.operatorId === operatorId) this.fail(id, err);
+  /** The connection went away: every run sent over it fails now rather than hanging its caller. */
+  failLink(link: string, err: Error): void {
+    for (const [id, pending] of this.pending) if (pending.link === link) this.fail(id, err);
+  }
+
+  /** The connections that runs are waiting on. */
+  links(): string[] {
+    return [...new Set([...this.pending.values()].map((p) => p.link))];
+  }
+
+  /** The runs being waited on. */
+  waitingIds(): string[] {
+    return [...this.pending.keys()];
   }
 
   isWaiting(executionId: string): boolean {

@@ -1,9 +1,10 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePrivateKey } from '@dropops/pki';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { RelayError } from '../errors.ts';
+import { sha256 } from '../security/secrets.ts';
 
 export const adminTokenPath = (dataDir: string) => join(dataDir, 'admin.token');
 
@@ -20,14 +21,20 @@ export function ensureAdminToken(dataDir: string): string {
 /** Who the admin token speaks for in the audit record and in approvals it signs. */
 export const ADMIN_IDENTITY = 'admin (appliance admin token)';
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-export function requireAdmin(token: string): Middleware {
-  const expected = digest(token);
-  return async (ctx, next) => {
+/** Whether a request carries the admin token (compared as sha256 digests in constant time). */
+export function adminTokenCheck(token: string): (ctx: Context) => boolean {
+  const expected = sha256(token);
+  return (ctx) => {
     const header = ctx.get('authorization');
     const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!presented || !timingSafeEqual(digest(presented), expected)) {
+    return presented !== '' && timingSafeEqual(sha256(presented), expected);
+  };
+}
+
+export function requireAdmin(token: string): Middleware {
+  const isAdmin = adminTokenCheck(token);
+  return async (ctx, next) => {
+    if (!isAdmin(ctx)) {
       throw new RelayError(
         'UNAUTHENTICATED',
         'admin routes need the token from the data dir (admin.token); the dropops-appliance CLI sends it.',

@@ -1,25 +1,33 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import {
+  CreateBatchRequest,
   CreateOperatorRequest,
   ExecCommandRequest,
   HistoryQuery,
+  WriteFileRequest,
   type OperatorSlot,
 } from '@dropops/protocol';
 import { normaliseSerial, revokeSerials, type CertificateAuthority } from '@dropops/pki';
 import Koa from 'koa';
 import type { Logger } from 'pino';
+import { databaseUnavailable, isDatabaseUnreachable } from '../db/unavailable.ts';
 import { enroll } from '../enrollment/enroll.ts';
 import { RelayError } from '../errors.ts';
 import type { ExecutionService } from '../executions/service.ts';
 import type { ExecutionStore } from '../executions/store.ts';
+import type { BatchService } from '../batches/service.ts';
 import type { OperatorCertificates } from '../operators/certificates.ts';
+import { refreshOperatorKey, revokeOperatorKey } from '../operators/key-actions.ts';
 import type { SlotRow, SlotStore } from '../operators/slots.ts';
 import type { OperatorHub } from '../relay/operator-hub.ts';
 import type { RevocationBus } from '../relay/revocation-bus.ts';
 import type { ReplayGuard } from '../security/replay.ts';
 import { parseInput } from '../validation.ts';
-import { ADMIN_IDENTITY, requireAdmin } from './admin-auth.ts';
+import type { SignIn } from '../auth/sign-in.ts';
+import { securityHeaders } from '../security/headers.ts';
+import { limitPerAddress, type TokenBuckets } from '../security/rate-limit.ts';
+import { ADMIN_IDENTITY, adminTokenCheck, requireAdmin } from './admin-auth.ts';
 
 export interface AppDeps {
   ca: CertificateAuthority;
@@ -30,8 +38,18 @@ export interface AppDeps {
   revocations: RevocationBus;
   executions: ExecutionService;
   executionStore: ExecutionStore;
+  batches: BatchService;
   adminToken: string;
   log: Logger;
+  /** Request metrics and in-flight counting (outermost), then /livez, /readyz and /metrics. */
+  operations: { observe: Koa.Middleware[]; routes: ReturnType<Router['routes']> };
+  /** Console sign-in (/auth, /oidc, /api/session); mounted before the JSON body parser. */
+  signIn: Pick<SignIn, 'middleware'>;
+  ipRateLimit: TokenBuckets;
+  /** Further route sets mounted after the body parser (the console's conversations and approvals). */
+  routes?: ReturnType<Router['routes']>[];
+  /** The built web console, answering the GETs no route took (serveConsole). */
+  consoleFiles?: Koa.Middleware;
 }
 
 /** Every failure leaves as `{ error: { code, message } }` with a fitting status; stack traces stay in the log. */
@@ -50,7 +68,9 @@ function errors(log: Logger): Koa.Middleware {
             ? new RelayError('BAD_REQUEST', 'the request body is too large.')
             : (err as { status?: number }).status === 400
               ? new RelayError('BAD_REQUEST', 'the request body is not valid JSON.')
-              : null;
+              : isDatabaseUnreachable(err)
+                ? databaseUnavailable()
+                : null;
       if (relayError) {
         log.warn(
           { code: relayError.code, method: ctx.method, path: ctx.path, remote: ctx.ip },
@@ -79,15 +99,21 @@ export function slotView(row: SlotRow, connected: boolean): OperatorSlot {
     keyState: row.api_key_hash ? 'active' : 'revoked',
     connected,
     lastSeenAt: row.last_seen_at?.toISOString() ?? null,
+    tags: row.tags ?? [],
   };
 }
+
+const WRITE_ROUTE = /^\/api\/operators\/[^/]+\/write$/;
+// A 128 KiB file is 171 KiB of base64; the path and the JSON around it fit in the rest.
+const WRITE_BODY = bodyParser({ enableTypes: ['json'], jsonLimit: '200kb', encoding: 'utf-8' });
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
   const router = new Router();
   const admin = requireAdmin(deps.adminToken);
-  const view = (row: SlotRow) => slotView(row, deps.hub.isConnected(row.id));
+  // `connected` means connected to any replica.
+  const view = async (row: SlotRow) => slotView(row, (await deps.hub.connectedSlots([row.id])).has(row.id));
 
   router.get('/healthz', (ctx) => {
     ctx.body = { ok: true };
@@ -99,35 +125,32 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   router.get('/api/operators', admin, async (ctx) => {
-    ctx.body = { operators: (await deps.slots.list()).map(view) };
+    const [rows, connected] = await Promise.all([deps.slots.list(), deps.hub.connectedSlots()]);
+    ctx.body = { operators: rows.map((row) => slotView(row, connected.has(row.id))) };
   });
 
   router.post('/api/operators', admin, async (ctx) => {
     const input = parseInput(CreateOperatorRequest, ctx.request.body, 'operator');
     const { slot, apiKey } = await deps.slots.create(input.org, input.name);
     ctx.status = 201;
-    ctx.body = { operator: view(slot), apiKey };
+    ctx.body = { operator: await view(slot), apiKey };
   });
 
   router.post('/api/operators/:ref/refresh-key', admin, async (ctx) => {
     const slot = await deps.slots.find(ctx.params.ref!);
-    const { apiKey, revokedSerials } = await deps.slots.refreshKey(slot.id);
-    revokeSerials(deps.ca.dir, revokedSerials);
-    await deps.revocations.cutOff({ operatorId: slot.id, serials: revokedSerials }, 'API key refreshed');
-    ctx.body = { operator: view((await deps.slots.get(slot.id))!), apiKey };
+    const { apiKey } = await refreshOperatorKey(deps, slot.id);
+    ctx.body = { operator: await view((await deps.slots.get(slot.id))!), apiKey };
   });
 
   router.post('/api/operators/:ref/revoke-key', admin, async (ctx) => {
     const slot = await deps.slots.find(ctx.params.ref!);
-    const revokedSerials = await deps.slots.revokeKey(slot.id);
-    revokeSerials(deps.ca.dir, revokedSerials);
-    await deps.revocations.cutOff({ operatorId: slot.id, serials: revokedSerials }, 'API key revoked');
-    ctx.body = { operator: view((await deps.slots.get(slot.id))!), revokedSerials };
+    const revokedSerials = await revokeOperatorKey(deps, slot.id);
+    ctx.body = { operator: await view((await deps.slots.get(slot.id))!), revokedSerials };
   });
 
   router.post('/api/operators/:ref/stop', admin, async (ctx) => {
     const slot = await deps.slots.find(ctx.params.ref!);
-    deps.hub.stop(slot.id);
+    await deps.hub.stop(slot.id);
     ctx.body = { stopping: slot.id };
   });
 
@@ -135,7 +158,11 @@ export function createApp(deps: AppDeps): Koa {
     const slot = await deps.slots.find(ctx.params.ref!);
     const started = process.hrtime.bigint();
     const facts = await deps.hub.facts(slot.id);
-    ctx.body = { operator: view(slot), facts, roundTripMs: Number(process.hrtime.bigint() - started) / 1e6 };
+    ctx.body = {
+      operator: await view(slot),
+      facts,
+      roundTripMs: Number(process.hrtime.bigint() - started) / 1e6,
+    };
   });
 
   router.post('/api/operators/:ref/exec', admin, async (ctx) => {
@@ -150,6 +177,19 @@ export function createApp(deps: AppDeps): Koa {
     });
   });
 
+  // The file travels as base64 (its exact bytes, binary too), so this route alone reads a larger body, and
+  // only once the admin check has passed. Who approves comes from the credential, as with exec --approve.
+  router.post('/api/operators/:ref/write', admin, WRITE_BODY, async (ctx) => {
+    const input = parseInput(WriteFileRequest, ctx.request.body, 'file write');
+    const slot = await deps.slots.find(ctx.params.ref!);
+    ctx.body = await deps.executions.write({
+      slot,
+      write: { path: input.path, content: input.content, expectedSha256: input.expectedSha256 },
+      requestedBy: ADMIN_IDENTITY,
+      approver: input.approve ? ADMIN_IDENTITY : undefined,
+    });
+  });
+
   router.post('/api/operators/:ref/history', admin, async (ctx) => {
     const query = parseInput(HistoryQuery, ctx.request.body ?? {}, 'history query');
     const slot = await deps.slots.find(ctx.params.ref!);
@@ -159,6 +199,21 @@ export function createApp(deps: AppDeps): Koa {
   router.get('/api/operators/:ref/executions', admin, async (ctx) => {
     const slot = await deps.slots.find(ctx.params.ref!);
     ctx.body = { executions: await deps.executionStore.list(slot.id) };
+  });
+
+  // One approval for several hosts: the admin token's holder is the approver, as with exec --approve.
+  router.post('/api/batches', admin, async (ctx) => {
+    const input = parseInput(CreateBatchRequest, ctx.request.body, 'batch');
+    ctx.status = 202;
+    ctx.body = { batch: await deps.batches.create(input, ADMIN_IDENTITY) };
+  });
+
+  router.get('/api/batches/:id', admin, async (ctx) => {
+    ctx.body = { batch: await deps.batches.get(ctx.params.id!) };
+  });
+
+  router.post('/api/batches/:id/cancel', admin, async (ctx) => {
+    ctx.body = { batch: await deps.batches.cancel(ctx.params.id!) };
   });
 
   router.post('/api/executions/:id/cancel', admin, async (ctx) => {
@@ -180,9 +235,18 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { revoked: serial, operatorId: operatorId ?? null };
   });
 
+  for (const observe of deps.operations.observe) app.use(observe);
   app.use(errors(deps.log));
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+  app.use(securityHeaders());
+  app.use(deps.operations.routes);
+  // Every request past the health probes spends from its address's bucket; the admin token holder owns the box.
+  app.use(limitPerAddress(deps.ipRateLimit, adminTokenCheck(deps.adminToken)));
+  for (const signIn of deps.signIn.middleware) app.use(signIn);
+  const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' });
+  app.use((ctx, next) => (WRITE_ROUTE.test(ctx.path) ? next() : jsonBody(ctx, next)));
+  for (const routes of deps.routes ?? []) app.use(routes);
   app.use(router.routes());
   app.use(router.allowedMethods());
+  if (deps.consoleFiles) app.use(deps.consoleFiles);
   return app;
 }

@@ -12,6 +12,11 @@ export interface SlotRow {
   fingerprint: string | null;
   created_at: Date;
   last_seen_at: Date | null;
+  /** The operator's last reported vault chain head (002_executions.sql). */
+  witness_seq: string | null;
+  witness_hash: string | null;
+  /** What approval policies key on (005_conversations.sql). */
+  tags: string[];
 }
 
 /** Operator slots: one per server, holding the hash of its one API key and the host it is bound to. */
@@ -110,6 +115,14 @@ export class SlotStore {
       UPDATE operator_certificates SET revoked_at = coalesce(revoked_at, now()) WHERE serial = ${serial}
       RETURNING operator_id`;
     return rows[0]?.operator_id;
+  }
+
+  /** Replaces the slot's tags; approval policies apply to proposals made after the change. */
+  async setTags(id: string, tags: string[]): Promise<SlotRow> {
+    const [row] = await this.sql<SlotRow[]>`
+      UPDATE operator_slots SET tags = ${[...new Set(tags)].sort()}::text[] WHERE id = ${id} RETURNING *`;
+    if (!row) throw new RelayError('OPERATOR_NOT_FOUND', `no operator ${id}.`);
+    return row;
   }
 
   async touch(id: string): Promise<void> {

@@ -24,9 +24,11 @@ import type { Namespace, Server, Socket } from 'socket.io';
 import type { z } from 'zod';
 import { RelayError } from '../errors.ts';
 import type { ExecutionStore } from '../executions/store.ts';
-import type { ExecutionTracker } from '../executions/tracker.ts';
+import { linkLost, type ExecutionTracker } from '../executions/tracker.ts';
 import type { OperatorCertificates } from '../operators/certificates.ts';
 import type { SlotStore } from '../operators/slots.ts';
+import { LinkWatch } from '../replicas/link-watch.ts';
+import { OutcomeRelay } from '../replicas/outcomes.ts';
 import type { ReplayGuard } from '../security/replay.ts';
 import { parseInput } from '../validation.ts';
 
@@ -46,6 +48,8 @@ interface Deps {
   tracker: ExecutionTracker;
   log: Logger;
   requestTimeoutMs: number;
+  /** Other replicas share this namespace through the Redis adapter; without it everything is in-process. */
+  clustered: boolean;
 }
 
 /** The parts of a RelayRequest the caller chooses; the hub adds the id and the freshness fields. */
@@ -56,14 +60,29 @@ function refusal(code: ErrorCode, message: string): Error & { data: WireError } 
 }
 
 const RESULT_ACK = { ok: true } as const;
+/** Model output waits on its connection for the result that follows it; a few at most, in memory only. */
+const MAX_HELD_OUTPUTS = 16;
+
+/** Every connection of one operator joins its room, whichever replica holds it. */
+const slotRoom = (slotId: string) => `operator:${slotId}`;
+
+const offline = () =>
+  new RelayError(
+    'OPERATOR_OFFLINE',
+    'that operator is not connected; start it with `dropops-operator run` on its host.',
+  );
 
 /**
  * The `/operator` namespace: only operators holding a live, unrevoked certificate from the issuing CA,
  * for a slot whose key is active and whose host binding matches, get past the handshake.
  */
 export class OperatorHub {
+  /** The operators connected to this replica; others may be connected elsewhere. */
   private readonly live = new Map<string, Socket>();
   private readonly namespace: Namespace;
+  private readonly outcomes: OutcomeRelay;
+  private readonly linkWatch: LinkWatch | null;
+  private closed = false;
   private readonly issuing: X509Certificate;
   /** The CA's revocation list, held in memory and reloaded whenever the file changes. */
   private revoked: Set<string>;
@@ -102,6 +121,16 @@ export class OperatorHub {
       );
     });
     this.namespace.on('connection', (socket) => this.accept(socket));
+    this.outcomes = new OutcomeRelay(this.namespace, deps.tracker, deps.clustered, deps.log);
+    this.linkWatch = deps.clustered
+      ? new LinkWatch({
+          tracker: deps.tracker,
+          liveLinks: (links) => this.liveLinks(links),
+          recordedResults: (ids, settledForMs) => deps.executions.recordedResults(ids, settledForMs),
+          log: deps.log,
+        })
+      : null;
+    this.linkWatch?.start();
   }
 
   private async authenticate(socket: Socket): Promise<OperatorSession> {
@@ -160,9 +189,11 @@ export class OperatorHub {
 
   private accept(socket: Socket): void {
     const session = socket.data as OperatorSession;
-    const previous = this.live.get(session.slotId);
-    if (previous && previous.id !== socket.id) previous.disconnect(true);
+    void socket.join(slotRoom(session.slotId));
+    // A new connection for a slot replaces its previous one, on whichever replica holds that.
+    this.namespace.in(slotRoom(session.slotId)).except(socket.id).disconnectSockets(true);
     this.live.set(session.slotId, socket);
+    const heldOutputs = new Map<string, ModelOutput>();
     this.deps.log.info({ operatorId: session.slotId, serial: session.serial }, 'operator connected');
     void this.deps.slots.touch(session.slotId).catch(() => {});
     socket.conn.on('packet', (packet: { type: string }) => {
@@ -177,29 +208,24 @@ export class OperatorHub {
     });
     socket.on(OperatorEvents.modelOutput, (payload: unknown) => {
       const output = ModelOutput.safeParse(payload);
-      if (!output.success || !this.deps.tracker.modelOutput(session.slotId, output.data))
-        this.deps.log.warn(
-          { operatorId: session.slotId },
-          'dropped model output that no run of this operator awaits',
-        );
+      if (!output.success) {
+        this.deps.log.warn({ operatorId: session.slotId }, 'dropped malformed model output');
+        return;
+      }
+      heldOutputs.set(output.data.executionId, output.data);
+      if (heldOutputs.size > MAX_HELD_OUTPUTS) heldOutputs.delete(heldOutputs.keys().next().value!);
     });
     socket.on(OperatorEvents.result, (payload: unknown, ack: unknown) => {
-      this.recordResult(session, payload).then(
+      this.recordResult(session, payload, heldOutputs).then(
         () => typeof ack === 'function' && ack(RESULT_ACK),
         (err: unknown) => typeof ack === 'function' && ack({ ok: false, error: this.toWire(err, session) }),
       );
     });
     socket.on('disconnect', (reason) => {
-      if (this.live.get(session.slotId) === socket) {
-        this.live.delete(session.slotId);
-        this.deps.tracker.failAll(
-          session.slotId,
-          new RelayError(
-            'OPERATOR_OFFLINE',
-            'the operator disconnected during the run; the host keeps running it and reports the result when it reconnects.',
-          ),
-        );
-      }
+      if (this.live.get(session.slotId) === socket) this.live.delete(session.slotId);
+      heldOutputs.clear();
+      // Runs sent over this connection, from any replica, fail here or at the other replicas' next link check.
+      this.deps.tracker.failLink(socket.id, linkLost());
       this.deps.log.info({ operatorId: session.slotId, reason }, 'operator disconnected');
     });
   }
@@ -233,31 +259,67 @@ export class OperatorHub {
     );
   }
 
+  /** Whether the operator is connected to this replica (see `connectedSlots` for all replicas). */
   isConnected(slotId: string): boolean {
     return this.live.has(slotId);
   }
 
-  private socketOf(slotId: string): Socket {
-    const socket = this.live.get(slotId);
-    if (!socket)
+  /** A query of the other replicas; one that does not answer in time makes it fail. */
+  private async acrossReplicas<T>(query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch {
       throw new RelayError(
-        'OPERATOR_OFFLINE',
-        'that operator is not connected; start it with `dropops-operator run` on its host.',
+        'REPLICAS_UNREACHABLE',
+        'the other relay replicas did not answer in time; check that Redis and every replica are up, then retry.',
       );
-    return socket;
+    }
   }
 
-  /** The operator's result is metadata only; it settles a run only if that run was sent to this operator. */
-  private async recordResult(session: OperatorSession, payload: unknown): Promise<void> {
+  /** Which of these slots (all, without a list) have an operator connected to any replica. */
+  async connectedSlots(slotIds?: string[]): Promise<Set<string>> {
+    if (!this.deps.clustered || slotIds?.length === 0) return new Set(this.live.keys());
+    const scope = slotIds ? this.namespace.in(slotIds.map(slotRoom)) : this.namespace;
+    const sockets = await this.acrossReplicas(() => scope.fetchSockets());
+    return new Set(sockets.map((s) => (s.data as OperatorSession).slotId));
+  }
+
+  /** The ones among these connections (socket ids) that a live replica holds. */
+  private async liveLinks(links: string[]): Promise<Set<string>> {
+    return new Set((await this.namespace.in(links).fetchSockets()).map((s) => s.id));
+  }
+
+  /** The connection an operator holds, on this replica or on another one. */
+  async locate(slotId: string): Promise<string> {
+    const local = this.live.get(slotId);
+    if (local) return local.id;
+    if (this.deps.clustered) {
+      const [remote] = await this.acrossReplicas(() => this.namespace.in(slotRoom(slotId)).fetchSockets());
+      if (remote) return remote.id;
+    }
+    throw offline();
+  }
+
+  /**
+   * The operator's result is metadata only; it settles a run only if that run was sent to this operator. Its
+   * model output came just before it on the same connection; it goes to the waiting caller, wherever it waits.
+   */
+  private async recordResult(
+    session: OperatorSession,
+    payload: unknown,
+    heldOutputs: Map<string, ModelOutput>,
+  ): Promise<void> {
     const result = parseInput(ExecResult, payload, 'execution result');
-    const modelBytes = this.deps.tracker.modelBytes(session.slotId, result.executionId);
+    const modelOutput = heldOutputs.get(result.executionId) ?? null;
+    heldOutputs.delete(result.executionId);
+    const modelBytes = modelOutput ? Buffer.byteLength(modelOutput.text, 'utf8') : null;
     if (!(await this.deps.executions.finished(session.slotId, result, modelBytes))) {
       throw new RelayError(
         'EXECUTION_NOT_FOUND',
         `no run ${result.executionId} of this operator is waiting for a result.`,
       );
     }
-    this.deps.tracker.settle(session.slotId, result);
+    void this.outcomes.deliver({ operatorId: session.slotId, result, modelOutput });
   }
 
   /**
@@ -265,18 +327,28 @@ export class OperatorHub {
    * A refusal by the operator comes back as a RelayError carrying the operator's own code.
    */
   async ask<T extends z.ZodTypeAny>(slotId: string, body: RequestBody, answer: T): Promise<z.infer<T>> {
-    const socket = this.socketOf(slotId);
-    let reply: unknown;
+    return this.askOver(await this.locate(slotId), body, answer);
+  }
+
+  /** `ask` over one known connection (from `locate`), held by this replica or, through Redis, by another. */
+  async askOver<T extends z.ZodTypeAny>(link: string, body: RequestBody, answer: T): Promise<z.infer<T>> {
+    const request = { ...body, id: randomUUID(), ...freshNonce() };
+    const timeoutMs = this.deps.requestTimeoutMs;
+    const local = this.namespace.sockets.get(link);
+    let replies: unknown[];
     try {
-      reply = await socket
-        .timeout(this.deps.requestTimeoutMs)
-        .emitWithAck(OperatorEvents.request, { ...body, id: randomUUID(), ...freshNonce() });
+      replies = local
+        ? [await local.timeout(timeoutMs).emitWithAck(OperatorEvents.request, request)]
+        : await this.namespace.to(link).timeout(timeoutMs).emitWithAck(OperatorEvents.request, request);
     } catch {
       throw new RelayError(
         'OPERATOR_TIMEOUT',
-        `the operator did not answer within ${this.deps.requestTimeoutMs} ms; check its host and network.`,
+        `the operator did not answer within ${timeoutMs} ms; check its host and network.`,
       );
     }
+    // No replica holds that connection any more.
+    if (replies.length === 0) throw offline();
+    const reply = replies[0];
     const ack = ackOf(answer).safeParse(reply);
     if (!ack.success)
       throw new RelayError('INTERNAL', 'the operator sent a malformed answer; check its version.');
@@ -290,12 +362,12 @@ export class OperatorHub {
     return this.ask(slotId, { kind: 'facts' }, HostFacts);
   }
 
-  /** Asks the operator to finish and exit. */
-  stop(slotId: string): void {
-    const socket = this.socketOf(slotId);
-    socket.emit(OperatorEvents.stop, { reason: 'stopped by an admin' });
+  /** Asks the operator to finish and exit, wherever it is connected. */
+  async stop(slotId: string): Promise<void> {
+    const link = await this.locate(slotId);
+    this.namespace.to(link).emit(OperatorEvents.stop, { reason: 'stopped by an admin' });
     // The operator closes the link itself; cut it if it does not.
-    setTimeout(() => socket.connected && socket.disconnect(true), 5_000).unref();
+    setTimeout(() => this.closed || this.namespace.in(link).disconnectSockets(true), 5_000).unref();
   }
 
   /** Cuts an operator off at once, for revocations. */
@@ -322,7 +394,14 @@ export class OperatorHub {
     }
   }
 
+  /** Operators connected to this replica. */
   connectedCount(): number {
     return this.live.size;
+  }
+
+  /** Stops the link checks; call before closing the Socket.IO server. */
+  close(): void {
+    this.closed = true;
+    this.linkWatch?.stop();
   }
 }

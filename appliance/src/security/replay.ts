@@ -31,10 +31,17 @@ export class ReplayGuard {
         'this request was already received once; a replay is refused. Send a fresh request.',
       );
     }
-    if (now - this.lastPurge > 60_000) {
-      this.lastPurge = now;
-      await this
-        .sql`DELETE FROM request_nonces WHERE seen_at < now() - ${`${(2 * MAX_CLOCK_SKEW_MS) / 1000} seconds`}::interval`;
-    }
+    if (now - this.lastPurge > 60_000) await this.prune();
+  }
+
+  /**
+   * Forgets nonces whose timestamps the clock check refuses anyway; the periodic clean-up job calls this too,
+   * so an idle relay does not keep them. Returns how many went.
+   */
+  async prune(): Promise<number> {
+    this.lastPurge = this.now();
+    const removed = await this
+      .sql`DELETE FROM request_nonces WHERE seen_at < now() - ${`${(2 * MAX_CLOCK_SKEW_MS) / 1000} seconds`}::interval`;
+    return removed.count;
   }
 }

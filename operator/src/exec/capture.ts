@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Vault } from '../vault/index.ts';
+import type { OutputChunk, Vault } from '../vault/index.ts';
 import { OutputWindows } from './model-output.ts';
 
 export type Stream = 'stdout' | 'stderr';
@@ -9,6 +9,8 @@ export type Stream = 'stdout' | 'stderr';
 /** Output reaches the vault in chunks of at least this size, or whatever arrived within FLUSH_MS. */
 export const CHUNK_BYTES = 256 * 1024;
 export const FLUSH_MS = 50;
+/** Chunks are written in batches of about this much, one transaction each (a batch is stored whole or not). */
+const BATCH_BYTES = 4 * CHUNK_BYTES;
 /** Stderr is kept for the final hash in memory up to this size, then in a file. */
 const SPILL_MEMORY = 1024 * 1024;
 
@@ -98,28 +100,31 @@ export class OutputCapture {
     this.windows.add(data);
     this.pending[stream].push(data);
     this.pendingBytes[stream] += data.length;
-    if (this.pendingBytes[stream] >= CHUNK_BYTES) this.flush(stream);
+    if (this.pendingBytes.stdout + this.pendingBytes.stderr >= BATCH_BYTES) this.flushAll();
     else this.timer ??= setTimeout(() => this.flushAll(), FLUSH_MS);
   }
 
-  private flush(stream: Stream): void {
-    if (this.pendingBytes[stream] === 0 || this.failure !== undefined) return;
-    const chunk = Buffer.concat(this.pending[stream], this.pendingBytes[stream]);
-    this.pending[stream] = [];
-    this.pendingBytes[stream] = 0;
+  /** Everything pending, both streams, as chunks of CHUNK_BYTES (the last of each stream shorter), in one batch. */
+  private flushAll(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.failure !== undefined) return;
+    const chunks: OutputChunk[] = [];
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.pendingBytes[stream] === 0) continue;
+      const all = Buffer.concat(this.pending[stream], this.pendingBytes[stream]);
+      for (let at = 0; at < all.length; at += CHUNK_BYTES)
+        chunks.push({ stream, data: all.subarray(at, at + CHUNK_BYTES) });
+      this.pending[stream] = [];
+      this.pendingBytes[stream] = 0;
+    }
+    if (chunks.length === 0) return;
     try {
-      this.vault.appendOutput(this.eventId, stream, chunk);
+      this.vault.appendOutputs(this.eventId, chunks);
     } catch (err) {
       this.failure = err;
       this.onFailure(err);
     }
-  }
-
-  private flushAll(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.flush('stdout');
-    this.flush('stderr');
   }
 
   /** Writes what is pending and returns the sizes and hash of everything captured. */

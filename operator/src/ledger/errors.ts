@@ -8,7 +8,8 @@ export type LedgerErrorCode =
   | 'UNKNOWN_COMMIT'
   | 'NOT_TRACKED'
   | 'BAD_META'
-  | 'RESTORE_FAILED';
+  | 'RESTORE_FAILED'
+  | 'WRITE_FAILED';
 
 /** The Ledger Mirror's one error class; `code` names the failure, the message is a sentence for the operator. */
 export class LedgerError extends Error {

@@ -21,19 +21,23 @@ import { basename, dirname, join } from 'node:path';
 import { LedgerError } from './errors.ts';
 import { errno, lstatOrNull } from './paths.ts';
 
-/** What a real path holds right now: a regular file's bytes and executable bit, or nothing. */
+/** What a real path holds right now: a regular file's bytes and executable bit, or no file (null). */
 export type FileState = { content: Buffer; executable: boolean } | null;
 
-const notRegular = (path: string, stats: Stats) =>
+export const notRegular = (path: string, stats: Stats) =>
   new LedgerError(
     'NOT_A_REGULAR_FILE',
     `${path} is ${stats.isDirectory() ? 'a directory' : 'not a regular file (a device, socket, FIFO or symlink)'}; only regular files are mirrored.`,
   );
 
-/** Reads a canonical path: its bytes and executable bit when it is a regular file, null when nothing is there. */
+/**
+ * Reads a canonical path: its bytes and executable bit when it is a regular file, null when no file is there.
+ * A directory is no file either: a file the ledger held where a directory now stands is gone, and the
+ * files inside the directory are mirrored when they are named themselves.
+ */
 export function readState(path: string): FileState {
   const before = lstatOrNull(path);
-  if (!before) return null;
+  if (!before || before.isDirectory()) return null;
   // Checked before opening so that a device is never opened, and again on the descriptor in case of a swap.
   if (!before.isFile()) throw notRegular(path, before);
   let fd: number;
@@ -47,6 +51,7 @@ export function readState(path: string): FileState {
   }
   try {
     const stats = fstatSync(fd);
+    if (stats.isDirectory()) return null;
     if (!stats.isFile()) throw notRegular(path, stats);
     return { content: readFileSync(fd), executable: (stats.mode & 0o100) !== 0 };
   } finally {
@@ -54,22 +59,31 @@ export function readState(path: string): FileState {
   }
 }
 
-const restoreFailed = (path: string, err: unknown) =>
+/** Why a whole-file write failed; `action` names what the caller was doing, for the code and the sentence. */
+const writeFailed = (action: WriteAction, path: string, err: unknown) =>
   new LedgerError(
-    'RESTORE_FAILED',
+    action === 'restore' ? 'RESTORE_FAILED' : 'WRITE_FAILED',
     errno(err) === 'ENOENT'
-      ? `Cannot restore ${path}: its directory ${dirname(path)} no longer exists; create it first.`
-      : `Cannot restore ${path}: ${(err as Error).message}. The file was left as it was.`,
+      ? `Cannot ${action} ${path}: its directory ${dirname(path)} does not exist; create it first.`
+      : `Cannot ${action} ${path}: ${(err as Error).message}. The file was left as it was.`,
   );
 
+export type WriteAction = 'restore' | 'write';
+
 /**
- * Replaces `path` with `content`. An existing file keeps its owner and permissions, with the executable
- * bits set or cleared to match the version restored; a new file gets 0644 or 0755.
+ * Replaces `path` with `content` (temporary file in the same directory, fsync, rename, fsync of the
+ * directory), so a reader sees the old file or the new one, never half of either, and a crash keeps one. An
+ * existing file keeps its owner and permissions, with the executable bits set or cleared to `executable`
+ * when it is given; a new file gets 0644, or 0755 when executable.
  */
-export function writeAtomically(path: string, content: Buffer, executable: boolean): void {
+export function writeAtomically(
+  path: string,
+  content: Buffer,
+  { executable, action = 'restore' }: { executable?: boolean; action?: WriteAction } = {},
+): void {
   const current = lstatOrNull(path);
   const base = current ? current.mode & 0o7777 : executable ? 0o755 : 0o644;
-  const mode = executable ? base | ((base & 0o444) >> 2) : base & ~0o111;
+  const mode = executable === undefined ? base : executable ? base | ((base & 0o444) >> 2) : base & ~0o111;
   const temp = join(dirname(path), `.${basename(path)}.dropops-${randomBytes(6).toString('hex')}`);
   let fd: number | undefined;
   try {
@@ -89,7 +103,21 @@ export function writeAtomically(path: string, content: Buffer, executable: boole
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     rmSync(temp, { force: true });
-    throw restoreFailed(path, err);
+    throw writeFailed(action, path, err);
+  }
+  syncDirectory(dirname(path));
+}
+
+/** Makes a rename in `dir` durable; a file system that cannot fsync a directory has nothing more to do. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    fsyncSync(fd);
+  } catch {
+    // The rename itself has happened; only its durability across a power cut is left to the file system.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -98,6 +126,6 @@ export function removeFile(path: string): void {
   try {
     unlinkSync(path);
   } catch (err) {
-    if (errno(err) !== 'ENOENT') throw restoreFailed(path, err);
+    if (errno(err) !== 'ENOENT') throw writeFailed('restore', path, err);
   }
 }

@@ -1,4 +1,5 @@
 export { LedgerError, type LedgerErrorCode } from './errors.ts';
+export { readState, writeAtomically, type FileState } from './files.ts';
 export {
   ledgerPath,
   openLedger,

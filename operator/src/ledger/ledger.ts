@@ -12,7 +12,7 @@ import fs, {
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { LedgerError } from './errors.ts';
-import { readState, removeFile, writeAtomically } from './files.ts';
+import { notRegular, readState, removeFile, writeAtomically } from './files.ts';
 import { WriterLock } from './lock.ts';
 import {
   checkMetaValue,
@@ -31,7 +31,7 @@ import {
   type FileMode,
   type Signature,
 } from './objects.ts';
-import { PathRules, treeComponents } from './paths.ts';
+import { lstatOrNull, PathRules, treeComponents } from './paths.ts';
 import { applyChanges, changedPaths, changeTree, lookup, type BlobRef } from './tree.ts';
 
 /** The ledger repository inside the operator's state directory (the `.dropops` dir). */
@@ -89,9 +89,17 @@ export interface Restored {
 export interface Ledger {
   readonly dir: string;
   head(): Promise<string>;
+  /**
+   * Where the ledger records `path` (absolute, symlinks resolved), or a `LedgerError` saying why it cannot
+   * hold it (`PATH_OUTSIDE_TREE`, `NOT_A_REGULAR_FILE`): for refusing a change before it is made.
+   */
+  canonical(path: string): string;
   /** Before a change: commits any listed file whose content differs from the ledger, so it can be restored. */
   snapshot(paths: readonly string[], meta: ChangeMeta): Promise<Committed>;
-  /** After a change: commits the listed files as they are now, absent ones removed. */
+  /**
+   * After a change: commits the listed files as they are now. Where no file is (nothing, or a directory now)
+   * the file the ledger held there is removed; files inside a directory count only when listed themselves.
+   */
   record(input: RecordInput): Promise<Committed>;
   /** Commits newest first; with a file, only those that changed it. */
   log(file?: string): Promise<LogEntry[]>;
@@ -211,6 +219,10 @@ class GitLedger implements Ledger {
     return this.store.head();
   }
 
+  canonical(path: string): string {
+    return this.rules.canonical(path);
+  }
+
   async snapshot(paths: readonly string[], meta: ChangeMeta): Promise<Committed> {
     const { trailers, note, canonical } = this.prepare(paths, meta);
     return this.lock.run(() =>
@@ -248,6 +260,9 @@ class GitLedger implements Ledger {
       meta.executionId === undefined ? undefined : checkMetaValue('executionId', meta.executionId);
     const note = checkNote(meta.note);
     const path = this.rules.canonical(file);
+    const there = lstatOrNull(path);
+    // A directory reads as "no file" when recording; restoring a file over one would replace the directory.
+    if (there?.isDirectory()) throw notRegular(path, there);
     const components = treeComponents(path);
     return this.lock.run(async () => {
       const from = await this.resolveRevision(revision);
@@ -269,7 +284,10 @@ class GitLedger implements Ledger {
       const current = await lookup(this.store, this.known!.tree, components);
       if (sameBlob(current, version))
         return { path, from, outcome: 'unchanged', commit: null, snapshot: snapshot.commit };
-      if (version) writeAtomically(path, await this.store.readBlob(version.oid), version.mode === EXEC_MODE);
+      if (version)
+        writeAtomically(path, await this.store.readBlob(version.oid), {
+          executable: version.mode === EXEC_MODE,
+        });
       else removeFile(path);
       const done = await this.commit(
         [path],

@@ -29,6 +29,7 @@ import { detectSandbox, startupNotice } from '../exec/index.ts';
 import { defaultPolicy, type Policy } from '../policy/index.ts';
 import { RequestHandler, type Answer } from '../requests/handler.ts';
 import { openVault, type Vault } from '../vault/index.ts';
+import { DrainFollower } from './draining.ts';
 import { SeenNonces } from './freshness.ts';
 import { acquireLock } from './lock.ts';
 import { parseRelayUrl, pinnedTlsOptions } from './pinned-tls.ts';
@@ -57,6 +58,11 @@ export interface RunOptions {
   policy?: Policy;
   /** Where commands run (default: the directory the operator started in). */
   cwd?: string;
+  /**
+   * Relay replicas to dial, tried in order (default: the URL enrolled with). Behind a load balancer one URL
+   * is enough; without one, list every replica: when one is unreachable the next is tried.
+   */
+  relays?: string[];
 }
 
 const RenewAck = ackOf(IssuedCertificate);
@@ -115,11 +121,15 @@ class OperatorLink {
   private renewTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly nonces = new SeenNonces();
-  private readonly address;
+  private readonly relays: string[];
+  /** The relay in `relays` being dialled, and how many dials in a row have failed. */
+  private relayIndex = 0;
+  private failedDials = 0;
   private finish!: (outcome: RunOutcome | OperatorError) => void;
   /** Results waiting for the link: a run that ends while the relay is away is reported when it comes back. */
   private flushing = false;
   private readonly outbox: { output: ModelOutput; result: ExecResult }[] = [];
+  private readonly draining: DrainFollower;
 
   constructor(
     private readonly enrollment: Enrollment,
@@ -127,7 +137,10 @@ class OperatorLink {
     private readonly options: RunOptions,
     private readonly serve: (request: RelayRequest) => Promise<Answer>,
   ) {
-    this.address = parseRelayUrl(enrollment.relay);
+    this.relays = options.relays?.length ? options.relays : [enrollment.relay];
+    // Every URL is checked before the first dial, so a typo is reported at once.
+    for (const relay of this.relays) parseRelayUrl(relay);
+    this.draining = new DrainFollower(options.log, (socket, delayMs) => this.redial(socket, delayMs));
   }
 
   run(): Promise<RunOutcome> {
@@ -162,9 +175,10 @@ class OperatorLink {
   }
 
   private open(): void {
-    const socket = io(`${this.enrollment.relay}${OPERATOR_NAMESPACE}`, {
+    const relay = this.relays[this.relayIndex]!;
+    const socket = io(`${relay}${OPERATOR_NAMESPACE}`, {
       transports: ['websocket'],
-      ...pinnedTlsOptions(this.address, this.credentials.rootPem, this.enrollment.caPin),
+      ...pinnedTlsOptions(parseRelayUrl(relay), this.credentials.rootPem, this.enrollment.caPin),
       key: this.credentials.keyPem,
       cert: this.credentials.certPem,
       reconnection: true,
@@ -173,8 +187,10 @@ class OperatorLink {
     });
     this.socket = socket;
     socket.on('connect', () => {
+      this.failedDials = 0;
+      this.draining.connected();
       this.log.info(
-        { relay: this.enrollment.relay, operator: `${this.enrollment.org}/${this.enrollment.name}` },
+        { relay, operator: `${this.enrollment.org}/${this.enrollment.name}` },
         'connected to the relay',
       );
       this.options.onConnected?.();
@@ -192,6 +208,7 @@ class OperatorLink {
       );
       // A refusal by the relay's handshake is not retried by socket.io itself; a transport failure is.
       if (code && !socket.active) this.retryLater(socket);
+      else if (!code && this.relays.length > 1) this.dialNextRelay(socket);
     });
     socket.on('disconnect', (reason) => {
       this.log.warn({ reason }, 'disconnected from the relay');
@@ -215,6 +232,15 @@ class OperatorLink {
       this.log.info('the relay asked this operator to stop');
       this.finish('stopped');
     });
+    // The relay replica is shutting down: move to another one, unlike a stop.
+    socket.on(OperatorEvents.draining, (payload: unknown) => {
+      this.draining.noticed(socket, payload);
+      this.leaveIfDrained();
+    });
+  }
+
+  private leaveIfDrained(): void {
+    this.draining.leaveIfIdle(this.socket, this.outbox.length === 0 && !this.flushing);
   }
 
   private retryLater(socket: Socket): void {
@@ -226,7 +252,40 @@ class OperatorLink {
     }, delay);
   }
 
+  /**
+   * This relay is unreachable: the next one in the list is dialled, at once while some in this round are
+   * untried, then with socket.io's own capped, jittered backoff per round, so a cluster that is all down is
+   * not hammered.
+   */
+  private dialNextRelay(socket: Socket): void {
+    if (this.socket !== socket || this.retryTimer) return;
+    this.failedDials++;
+    const round = Math.floor(this.failedDials / this.relays.length);
+    const base = Math.min(
+      BACKOFF.reconnectionDelayMax,
+      BACKOFF.reconnectionDelay * 2 ** Math.max(0, round - 1),
+    );
+    const delay =
+      this.failedDials % this.relays.length === 0
+        ? base * (1 + Math.random() * BACKOFF.randomizationFactor)
+        : 0;
+    this.redial(socket, delay);
+  }
+
+  /** Leaves this connection and, after `delay` ms, dials the next relay in the list (the same one if alone). */
+  private redial(socket: Socket, delay: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    socket.removeAllListeners();
+    socket.disconnect();
+    this.relayIndex = (this.relayIndex + 1) % this.relays.length;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.socket === socket) this.open();
+    }, delay);
+  }
+
   deliver(output: ModelOutput, result: ExecResult): void {
+    this.draining.ended(result.executionId);
     this.outbox.push({ output, result });
     this.flush();
   }
@@ -256,6 +315,7 @@ class OperatorLink {
       .finally(() => {
         this.flushing = false;
         if (this.outbox.length && this.socket?.connected) this.flush();
+        this.leaveIfDrained();
       });
   }
 
@@ -273,7 +333,20 @@ class OperatorLink {
       this.log.warn({ code: refusal.code, id: request.data.id }, refusal.message);
       return { ok: false, error: refusal };
     }
-    return this.serve(request.data);
+    if (request.data.kind !== 'exec') return this.serve(request.data);
+    // An accepted run keeps the link on a draining relay until its result is reported.
+    const { executionId } = request.data;
+    const tracked = this.draining.accepted(executionId);
+    let answer: Answer | undefined;
+    try {
+      answer = await this.serve(request.data);
+      return answer;
+    } finally {
+      if (tracked && !answer?.ok) {
+        this.draining.ended(executionId);
+        this.leaveIfDrained();
+      }
+    }
   }
 
   private scheduleRenewal(): void {

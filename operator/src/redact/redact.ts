@@ -14,15 +14,27 @@ interface Candidate extends SecretSpan {
 export const marker = (kind: string) => `[REDACTED:${kind}]`;
 
 /**
- * Most detectors start with a distinctive literal; one combined alternation scans the text once
- * for all of them (about twice as fast as one pass per rule). Group names get a per-rule suffix.
+ * Most detectors start with a distinctive literal; one combined alternation scans the text once for all of
+ * them (about twice as fast as one pass per rule). The scan carries no named groups and no match indices
+ * (with dozens of rules those made every match allocate for every group); it only says where and which rule
+ * matched, and that rule alone then runs sticky at that position for its groups. At one position an
+ * alternation takes its first alternative that matches, and that alternative on its own matches the same.
  */
 const COMBINED_RULES = RULES.filter((r) => !r.standalone);
 const STANDALONE_RULES = RULES.filter((r) => r.standalone);
-const COMBINED = new RegExp(
-  COMBINED_RULES.map((r, i) => `(?<r${i}>${r.re.source.replace(/\(\?<([a-z]+)>/g, `(?<$1${i}>`)})`).join('|'),
-  'dg',
-);
+const unnamed = (source: string) => source.replace(/\(\?<([A-Za-z][A-Za-z0-9]*)>/g, '(?:');
+const groupCount = (source: string) => new RegExp(`${source}|`).exec('')!.length - 1;
+/** The capture group number that says rule i matched. */
+const RULE_GROUP: number[] = [];
+{
+  let next = 1;
+  for (const r of COMBINED_RULES) {
+    RULE_GROUP.push(next);
+    next += 1 + groupCount(unnamed(r.re.source));
+  }
+}
+const COMBINED = new RegExp(COMBINED_RULES.map((r) => `(${unnamed(r.re.source)})`).join('|'), 'g');
+const STICKY = COMBINED_RULES.map((r) => new RegExp(r.re.source, r.re.flags.replace('g', '') + 'y'));
 const PGPASS_HEAD = RULES.filter((r) => r.pgpass).map((r) => ({
   rule: r,
   re: new RegExp(r.re.source.slice(2), 'dy'),
@@ -57,16 +69,16 @@ function push(
 function runCombined(text: string, re: RegExp, out: Candidate[]): boolean {
   const m = re.exec(text);
   if (m === null) return false;
-  const groups = m.indices?.groups;
-  if (!groups || !m.indices) return true;
-  for (let i = 0; i < COMBINED_RULES.length; i++) {
-    if (groups[`r${i}`] === undefined) continue;
-    const inner = groups[`s${i}`];
-    push(text, out, COMBINED_RULES[i]!, m, m.indices[0]!, inner, groups[`lead${i}`] ?? groups[`leadb${i}`]);
-    // A context rule (`Bearer <x>`) must not hide a more specific token inside its value.
-    if (inner && inner[0] > m.index) re.lastIndex = inner[0];
-    break;
-  }
+  let i = 0;
+  while (m[RULE_GROUP[i]!] === undefined) i++;
+  const sticky = STICKY[i]!;
+  sticky.lastIndex = m.index;
+  const own = sticky.exec(text)!;
+  const ix = own.indices!;
+  const inner = ix.groups?.s;
+  push(text, out, COMBINED_RULES[i]!, own, ix[0]!, inner, ix.groups?.lead ?? ix.groups?.leadb);
+  // A context rule (`Bearer <x>`) must not hide a more specific token inside its value.
+  if (inner && inner[0] > m.index) re.lastIndex = inner[0];
   return true;
 }
 

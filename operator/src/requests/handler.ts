@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
 import {
+  writeFileCommand,
   type ErrorCode,
   type ExecAccepted,
   type ExecRequest,
@@ -9,12 +11,21 @@ import {
   type ModelOutput,
   type RelayRequest,
   type WireError,
+  type WriteRequest,
 } from '@dropops/protocol';
 import type { Logger } from 'pino';
 import { ApprovalError, verifyApproval, type VerifiedApproval } from '../approvals/verify.ts';
 import { ExecError, execute, classifyForExecution, scrubbedEnv, type Sandbox } from '../exec/index.ts';
 import { hostFacts } from '../facts.ts';
-import type { Policy } from '../policy/index.ts';
+import {
+  ChangeMirror,
+  type ChangeMeta,
+  type ChangeSet,
+  type PendingChange,
+} from '../mirror/change-mirror.ts';
+import { Refusal } from '../mirror/refusal.ts';
+import { planWrite, writeFile } from '../mirror/write-file.ts';
+import { checkWritable, protectedTargets, writeTargets, type Policy } from '../policy/index.ts';
 import type { Vault } from '../vault/index.ts';
 import { redactPayload } from './redact-payload.ts';
 import { RunRecord } from './run-record.ts';
@@ -36,8 +47,15 @@ export interface HandlerDeps {
   deliver(output: ModelOutput, result: ExecResult): void;
 }
 
-const refuse = (code: ErrorCode, message: string): Answer => ({ ok: false, error: { code, message } });
+const refuse = (code: ErrorCode, message: string): Answer => ({
+  ok: false,
+  error: { code, message: message.slice(0, 1000) },
+});
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const metaOf = (executionId: string, grant: VerifiedApproval): ChangeMeta => ({
+  executionId,
+  approver: grant.approver,
+});
 
 const EXEC_CODES: Partial<Record<ExecError['code'], ErrorCode>> = {
   CANCELLED: 'CANCELLED',
@@ -53,10 +71,14 @@ const EXEC_CODES: Partial<Record<ExecError['code'], ErrorCode>> = {
  */
 export class RequestHandler {
   private readonly running = new Map<string, AbortController>();
+  /** Execution ids whose request is being checked right now (admitOnce). */
+  private readonly admitting = new Set<string>();
   private readonly record: RunRecord;
+  private readonly mirror: ChangeMirror;
 
   constructor(private readonly deps: HandlerDeps) {
     this.record = new RunRecord(deps.vault);
+    this.mirror = new ChangeMirror(deps);
   }
 
   async handle(request: RelayRequest): Promise<Answer> {
@@ -64,7 +86,9 @@ export class RequestHandler {
       case 'facts':
         return { ok: true, result: hostFacts() };
       case 'exec':
-        return this.exec(request);
+        return this.admitOnce(request.executionId, () => this.exec(request));
+      case 'write':
+        return this.admitOnce(request.executionId, () => this.write(request));
       case 'history':
         return { ok: true, result: this.history(request) };
       case 'cancel': {
@@ -79,6 +103,22 @@ export class RequestHandler {
   /** Stops every run in progress (the operator is shutting down). */
   cancelAll(): void {
     for (const run of this.running.values()) run.abort();
+  }
+
+  /**
+   * Admits one request per execution id at a time. Checking one (policy, approval, ledger) takes a while, and
+   * two relays can send the same id at once (a resumed step, Redis back after an outage): the second is
+   * refused until the first has started its run or been refused, so the id never runs twice.
+   */
+  private async admitOnce(executionId: string, admit: () => Promise<Answer>): Promise<Answer> {
+    if (this.admitting.has(executionId))
+      return refuse('ALREADY_EXECUTED', `execution ${executionId} is starting here; it is never run twice.`);
+    this.admitting.add(executionId);
+    try {
+      return await admit();
+    } finally {
+      this.admitting.delete(executionId);
+    }
   }
 
   private alreadyRan(executionId: string): boolean {
@@ -111,24 +151,122 @@ export class RequestHandler {
         result: { executionId: request.executionId, mode: 'auto', reason } satisfies ExecAccepted,
       };
     }
-    const approval = await this.checkApproval(request.approval, request.command, request.executionId);
+    let change: ChangeSet;
+    try {
+      change = await this.plannedChange(request.command);
+    } catch (err) {
+      return this.refused(err, request.executionId, request.command);
+    }
+    // The classifier's reason travels with the refusal, so the people deciding see why this host asks.
+    const approval = await this.checkApproval(request.approval, request.command, request.executionId, reason);
     if (!approval.ok) return approval.answer;
-    this.start(request, 'approved', approval.grant);
+    let pending: PendingChange;
+    try {
+      pending = await this.mirror.before(change, metaOf(request.executionId, approval.grant));
+    } catch (err) {
+      return this.refused(err, request.executionId, request.command);
+    }
+    this.start(request, 'approved', approval.grant, pending);
     return {
       ok: true,
       result: { executionId: request.executionId, mode: 'approved', reason } satisfies ExecAccepted,
     };
   }
 
+  /**
+   * The files an approved command is known to write, as the ledger will record them. A protected one is
+   * refused here even with approval, with this host's own directories (the classifier's verdict did not
+   * know them); so is one the ledger cannot hold. Targets that cannot be known are left to the approver.
+   */
+  private async plannedChange(command: string): Promise<ChangeSet> {
+    const targets = writeTargets(command, { cwd: this.deps.cwd, home: homedir() });
+    const [first] = protectedTargets(targets, this.deps.policy, { stateDir: this.deps.stateDir });
+    if (first) throw new Refusal('PATH_REFUSED', `refused even with approval: ${first.reason}.`);
+    return this.mirror.plan(targets.paths, targets.trees);
+  }
+
+  /** `write_file`: exactly the approved bytes at the approved path, never a protected one. */
+  private async write(request: WriteRequest): Promise<Answer> {
+    const { executionId, path, expectedSha256 } = request;
+    if (this.alreadyRan(executionId))
+      return refuse('ALREADY_EXECUTED', `execution ${executionId} already ran here; it is never run twice.`);
+    const content = Buffer.from(request.content, 'base64');
+    const command = writeFileCommand(path, sha256(content), expectedSha256);
+    const started = performance.now();
+    try {
+      // As requested and where it really lands (through symlinks): neither may be protected.
+      this.refuseProtected(path);
+      this.refuseProtected((await planWrite(this.mirror, path)).paths[0]!);
+    } catch (err) {
+      return this.refused(err, executionId, command);
+    }
+    const approval = await this.checkApproval(request.approval, command, executionId);
+    if (!approval.ok) return approval.answer;
+    this.record.started(executionId);
+    let done: Awaited<ReturnType<typeof writeFile>>;
+    try {
+      done = await writeFile(
+        this.mirror,
+        { path, content, expectedSha256 },
+        metaOf(executionId, approval.grant),
+      );
+    } catch (err) {
+      return this.refused(err, executionId, command);
+    }
+    const result: ExecResult = {
+      executionId,
+      mode: 'approved',
+      exitCode: 0,
+      signal: null,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      sha256: sha256(''),
+      durationMs: performance.now() - started,
+      chainHead: this.deps.vault.head(),
+      error: done.failure,
+      ledgerCommits: done.mirrored.map((m) => m.commit),
+      written: done.written,
+    };
+    // After the acknowledgement, as for a command: the relay learns the verdict first, then the result.
+    setImmediate(() => this.deps.deliver({ executionId, text: '', truncated: false, totalBytes: 0 }, result));
+    return {
+      ok: true,
+      result: {
+        executionId,
+        mode: 'approved',
+        reason: `write_file approved by ${approval.grant.approver}`,
+      } satisfies ExecAccepted,
+    };
+  }
+
+  private refuseProtected(path: string): void {
+    const refused = checkWritable(path, this.deps.policy, {
+      stateDir: this.deps.stateDir,
+      cwd: this.deps.cwd,
+    });
+    if (refused) throw new Refusal('PATH_REFUSED', `refused even with approval: ${refused.reason}.`);
+  }
+
+  /** A refusal made before anything changed is recorded as a DENIAL and answered with its code. */
+  private refused(err: unknown, executionId: string, command: string): Answer {
+    if (!(err instanceof Refusal)) throw err;
+    this.denial(executionId, command, `${err.code}: ${err.message}`);
+    return refuse(err.code, err.message);
+  }
+
   private async checkApproval(
     token: string | undefined,
     command: string,
     executionId: string,
+    why?: string,
   ): Promise<{ ok: true; grant: VerifiedApproval } | { ok: false; answer: Answer }> {
     if (!token)
       return {
         ok: false,
-        answer: refuse('APPROVAL_REQUIRED', 'this may change state, so it needs a human approval.'),
+        answer: refuse(
+          'APPROVAL_REQUIRED',
+          `this may change state, so it needs a human approval${why ? ` (${why})` : ''}.`.slice(0, 1000),
+        ),
       };
     try {
       const grant = await verifyApproval(token, {
@@ -171,7 +309,12 @@ export class RequestHandler {
   }
 
   /** Runs in the background: the relay has its answer (the verdict) before the command starts. */
-  private start(request: ExecRequest, mode: 'auto' | 'approved', grant: VerifiedApproval | null): void {
+  private start(
+    request: ExecRequest,
+    mode: 'auto' | 'approved',
+    grant: VerifiedApproval | null,
+    pending: PendingChange | null = null,
+  ): void {
     const controller = new AbortController();
     this.running.set(request.executionId, controller);
     this.record.started(request.executionId);
@@ -203,7 +346,12 @@ export class RequestHandler {
           throw err;
         },
       )
-      .then(({ result, error }) => {
+      .then(async ({ result, error }) => {
+        // Whatever the command managed to change before it ended is recorded, even when it failed.
+        const ledger =
+          pending && grant
+            ? await this.mirror.after(pending, metaOf(request.executionId, grant))
+            : { mirrored: [], failure: null };
         this.deps.log.info(
           { executionId: request.executionId, mode, exitCode: result.exitCode, approver: grant?.approver },
           'run finished',
@@ -224,8 +372,10 @@ export class RequestHandler {
             stderrBytes: result.stderrBytes,
             sha256: result.sha256,
             durationMs: result.durationMs,
-            chainHead: result.chainHead,
-            error,
+            // The FILE_MUTATION events come after the seal; the witness covers them too.
+            chainHead: ledger.mirrored.length ? this.deps.vault.head() : result.chainHead,
+            error: error ?? ledger.failure,
+            ...(pending ? { ledgerCommits: ledger.mirrored.map((m) => m.commit) } : {}),
           },
         );
       })

@@ -12,8 +12,9 @@ export class RunRecord implements NonceStore {
   constructor(vault: Vault) {
     for (const event of vault.events()) {
       const payload = event.payload as { executionId?: unknown; nonce?: unknown; sealOf?: unknown };
+      // A command opens with a CMD_EXEC event; a write_file that changed its file leaves a FILE_MUTATION.
       if (
-        event.type === 'CMD_EXEC' &&
+        (event.type === 'CMD_EXEC' || event.type === 'FILE_MUTATION') &&
         typeof payload.executionId === 'string' &&
         payload.sealOf === undefined
       )

@@ -7,6 +7,8 @@ let counter = 0;
 let prefix = '';
 let pool = '';
 let poolAt = 0;
+const COUNTER_HEX = Array.from({ length: 0x1000 }, (_, i) => i.toString(16).padStart(3, '0'));
+const VARIANT = '89ab89ab89ab89ab';
 
 export function eventId(): string {
   const now = Date.now();
@@ -28,9 +30,19 @@ export function eventId(): string {
     pool = randomBytes(8 * 4096).toString('hex');
     poolAt = 0;
   }
-  const r = pool.slice(poolAt, (poolAt += 16));
-  const variant = '89ab'[parseInt(r[0]!, 16) & 3]!;
-  return `${prefix}${counter.toString(16).padStart(3, '0')}-${variant}${r.slice(1, 4)}-${r.slice(4, 16)}`;
+  // The variant nibble from the first random hex digit ('0'-'9' are codes 48-57, 'a'-'f' 97-102), and the
+  // counter from a table: both measured a quarter of the id's cost when computed with parseInt and padStart.
+  const c = pool.charCodeAt(poolAt);
+  const id =
+    prefix +
+    COUNTER_HEX[counter] +
+    '-' +
+    VARIANT[c < 58 ? c - 48 : c - 87] +
+    pool.slice(poolAt + 1, poolAt + 4) +
+    '-' +
+    pool.slice(poolAt + 4, poolAt + 16);
+  poolAt += 16;
+  return id;
 }
 
 let isoMs = 0;

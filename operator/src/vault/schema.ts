@@ -3,7 +3,7 @@ import { VaultError } from './errors.ts';
 
 /** 'DROP' — marks the file as ours, so a foreign SQLite database is refused rather than written into. */
 export const APPLICATION_ID = 0x44524f50;
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const EVENT_TYPES = [
   'USER_MSG',
@@ -21,7 +21,7 @@ const typeList = EVENT_TYPES.map((t) => `'${t}'`).join(',');
 // IN list on every statement run, which cost more than the rest of an insert (measured ~1.7x on appends).
 const typeCheck = EVENT_TYPES.map((t) => `type = '${t}'`).join(' OR ');
 
-// No secondary indexes beyond UNIQUE(id): each one measured a large cut in batched append throughput.
+// No secondary indexes: each one measured a large cut in batched append throughput (v3 dropped the last).
 // Migrations run in order; index i brings user_version from i to i + 1. Each runs in one transaction.
 const MIGRATIONS: string[] = [
   `
@@ -66,6 +66,36 @@ const MIGRATIONS: string[] = [
   DROP TABLE events;
   ALTER TABLE events_v2 RENAME TO events;
   `,
+  // v3: no UNIQUE(id) index and no foreign keys, the per-row work that cost batched appends most (~25%).
+  // The vault checks both in code instead: ids come from eventId() and are unique by construction; an
+  // event's session must exist (looked up once per batch), and an output's event must be a CMD_EXEC.
+  // Tampering with either is still seen by verify, since every field is in the chain. outputs is rebuilt
+  // because its foreign key needs a unique index on events(id). Rows and hashes are copied as they are.
+  `
+  CREATE TABLE events_v3 (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (${typeCheck}),
+    at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  INSERT INTO events_v3 SELECT seq, id, session_id, type, at, payload, prev_hash, hash FROM events;
+  CREATE TABLE outputs_v3 (
+    event_id TEXT NOT NULL,
+    stream TEXT NOT NULL CHECK (stream IN ('stdout','stderr')),
+    chunk_seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (event_id, stream, chunk_seq)
+  );
+  INSERT INTO outputs_v3 SELECT event_id, stream, chunk_seq, data FROM outputs;
+  DROP TABLE outputs;
+  DROP TABLE events;
+  ALTER TABLE events_v3 RENAME TO events;
+  ALTER TABLE outputs_v3 RENAME TO outputs;
+  `,
 ];
 
 const REQUIRED_TABLES = ['sessions', 'events', 'outputs'];
@@ -90,7 +120,7 @@ export function checkExisting(db: BetterSqlite3.Database, path: string): number 
   if (version < 1 || version > SCHEMA_VERSION)
     throw new VaultError(
       'VAULT_CORRUPT',
-      `${path} has vault schema version ${version}, which this build does not know.`,
+      `${path} has vault schema version ${version}, which this build does not know; open it with the dropops-operator release that wrote it, or a newer one.`,
     );
   for (const t of REQUIRED_TABLES)
     if (!tables.includes(t))
@@ -106,12 +136,12 @@ export function checkExisting(db: BetterSqlite3.Database, path: string): number 
  * off while it runs (SQLite's documented way to rebuild a table that others reference; the pragma cannot
  * change inside a transaction) and restored afterwards.
  */
-export function migrate(db: BetterSqlite3.Database, from: number): void {
-  if (from >= SCHEMA_VERSION) return;
+export function migrate(db: BetterSqlite3.Database, from: number, to = SCHEMA_VERSION): void {
+  if (from >= to) return;
   const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
   db.pragma('foreign_keys = OFF');
   try {
-    for (let v = from; v < SCHEMA_VERSION; v++) {
+    for (let v = from; v < to; v++) {
       db.transaction(() => {
         db.exec(MIGRATIONS[v]!);
         if (v === 0) db.pragma(`application_id = ${APPLICATION_ID}`);

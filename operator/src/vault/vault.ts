@@ -1,5 +1,5 @@
 import Database, { type BetterSqlite3 } from 'better-sqlite3';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { eventId, nowIso } from './ids.ts';
 import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -57,13 +57,29 @@ export interface OutputDigest {
   chunks: number;
   sha256: string;
 }
+export type OutputStream = 'stdout' | 'stderr';
+export interface OutputChunk {
+  stream: OutputStream;
+  data: Buffer;
+}
+
+/** One stream of an output that is still open: the next chunk number and a running digest of the stored bytes. */
+interface StreamTally {
+  next: number;
+  chunks: number;
+  bytes: number;
+  hash: Hash;
+}
+type OutputTally = Record<OutputStream, StreamTally>;
 
 export interface Vault {
   readonly path: string;
   startSession(info: SessionInfo): { id: string; startedAt: string; connect: Appended };
   append(event: NewEvent): Appended;
   appendBatch(events: readonly NewEvent[]): Appended[];
-  appendOutput(eventId: string, stream: 'stdout' | 'stderr', chunk: Buffer): { chunkSeq: number };
+  appendOutput(eventId: string, stream: OutputStream, chunk: Buffer): { chunkSeq: number };
+  /** Several chunks of one command's output in one transaction: all of them are stored, or none. */
+  appendOutputs(eventId: string, chunks: readonly OutputChunk[]): void;
   sealOutput(eventId: string, sessionId: string, extra?: Record<string, unknown>): Appended;
   head(): Head;
   events(query?: EventQuery): IterableIterator<StoredEvent>;
@@ -88,6 +104,7 @@ const EVENT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?)';
  */
 const ROWS_PER_INSERT = 32;
 const FIELDS_PER_ROW = 8;
+const PAGE_SIZE = 16384;
 
 function looksLikeSqlite(path: string): boolean {
   const fd = openSync(path, 'r');
@@ -124,10 +141,12 @@ export function openVault(dir: string, options: OpenOptions = {}): Vault {
     // WAL: appends never block the sqlite3 CLI or verifyVault reading. synchronous=NORMAL in WAL mode loses
     // no committed transaction when the process is killed (the WAL is in the OS cache); only a power cut can
     // drop the last few commits, and those would be the tail the relay witness then shows as missing.
+    // 16 KiB pages for a new vault (an existing WAL file keeps its own): a commit writes a quarter as many
+    // WAL frames and checkpoints copy fewer, which measured ~9% more batched appends than 4 KiB.
+    if (!exists) db.pragma(`page_size = ${PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    // A larger page cache keeps the id index's hot pages in memory during long batches.
+    // A larger page cache keeps the tables' hot pages in memory during long batches.
     db.pragma('cache_size = -32768');
     migrate(db, version);
     return new SqliteVault(db, path, release);
@@ -168,11 +187,18 @@ class SqliteVault implements Vault {
   private readonly lastRow: BetterSqlite3.Statement<HeadRow>;
   private readonly insertSession: BetterSqlite3.Statement;
   private readonly insertOutput: BetterSqlite3.Statement;
-  private readonly lastChunk: BetterSqlite3.Statement<{ n: number | null }>;
   private readonly eventById: BetterSqlite3.Statement<{ type: string; seq: number }>;
+  private readonly sessionExists: BetterSqlite3.Statement;
   private readonly sealFor: BetterSqlite3.Statement<{ seq: number }>;
-  private readonly chunksOf: BetterSqlite3.Statement<{ stream: string; data: Buffer }>;
+  private readonly chunksOf: BetterSqlite3.Statement<{ stream: string; chunk_seq: number; data: Buffer }>;
   private readonly batch: (events: readonly NewEvent[]) => Appended[];
+  /**
+   * Outputs this writer has open, tallied as their chunks are stored, so neither a chunk nor the seal has to
+   * query or re-read what came before (a seal of a gigabyte would otherwise read it back). The vault has one
+   * writer (the pid lock), so the tally cannot drift from the table; an output left open by an earlier
+   * process is tallied from its stored chunks the first time it is touched.
+   */
+  private readonly openOutputs = new Map<string, OutputTally>();
   private closed = false;
 
   constructor(
@@ -188,14 +214,16 @@ class SqliteVault implements Vault {
     this.insertOutput = db.prepare(
       'INSERT INTO outputs (event_id, stream, chunk_seq, data) VALUES (?, ?, ?, ?)',
     );
-    this.lastChunk = db.prepare('SELECT max(chunk_seq) AS n FROM outputs WHERE event_id = ? AND stream = ?');
-    this.eventById = db.prepare('SELECT type, seq FROM events WHERE id = ?');
+    // No index on id: the scan runs back from the head, and the command whose output is being stored was
+    // appended moments before, so it stops after a few rows. Only an unknown id reads the whole table.
+    this.eventById = db.prepare('SELECT type, seq FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1');
+    this.sessionExists = db.prepare('SELECT 1 FROM sessions WHERE id = ?');
     this.sealFor = db.prepare(
       // A seal always follows its command, so only rows after the command are scanned (no index needed).
       "SELECT seq FROM events WHERE seq > ? AND type = 'CMD_EXEC' AND json_extract(payload, '$.sealOf') = ? LIMIT 1",
     );
     this.chunksOf = db.prepare(
-      'SELECT stream, data FROM outputs WHERE event_id = ? ORDER BY stream, chunk_seq',
+      'SELECT stream, chunk_seq, data FROM outputs WHERE event_id = ? ORDER BY stream, chunk_seq',
     );
     this.insertEvents = db.prepare(EVENT_COLUMNS + Array(ROWS_PER_INSERT).fill(EVENT_ROW).join(', '));
     // The head is read from the last row inside the write transaction, so it cannot drift from the table.
@@ -221,6 +249,12 @@ class SqliteVault implements Vault {
       const e = events[i]!;
       const { payload, at } = this.prepareEvent(e);
       if (e.sessionId !== sessionId) {
+        // In place of a foreign key: one lookup each time the batch changes session, not one per row.
+        if (this.sessionExists.get(e.sessionId) === undefined)
+          throw new VaultError(
+            'BAD_EVENT',
+            `The event names session ${e.sessionId}, which the vault does not hold; start it first.`,
+          );
         sessionId = e.sessionId;
         sessionJson = jsonString(sessionId);
       }
@@ -233,7 +267,9 @@ class SqliteVault implements Vault {
       );
       rows.push(seq, id, sessionId, e.type, at, payload, prev, hash);
       if (rows.length === ROWS_PER_INSERT * FIELDS_PER_ROW) {
-        this.insertEvents.run(rows);
+        // Spread, not one array argument: better-sqlite3 then reads the values straight from the call
+        // instead of one property lookup each (measured ~8% of an insert).
+        this.insertEvents.run(...rows);
         rows.length = 0;
       }
       prev = hash;
@@ -241,7 +277,7 @@ class SqliteVault implements Vault {
       out[i] = { seq, id, hash };
     }
     for (let r = 0; r < rows.length; r += FIELDS_PER_ROW)
-      this.insertEvent.run(rows.slice(r, r + FIELDS_PER_ROW));
+      this.insertEvent.run(...rows.slice(r, r + FIELDS_PER_ROW));
     return out;
   }
 
@@ -266,8 +302,6 @@ class SqliteVault implements Vault {
     } catch (err) {
       if (err instanceof VaultError) throw err;
       const code = sqliteCode(err);
-      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
-        throw new VaultError('BAD_EVENT', 'The event names a session or event the vault does not hold.');
       if (code === 'SQLITE_BUSY') throw new VaultError('VAULT_LOCKED', 'Another writer holds the vault.');
       throw err;
     }
@@ -305,45 +339,82 @@ class SqliteVault implements Vault {
     return this.write(() => this.batch(events));
   }
 
-  appendOutput(eventId: string, stream: 'stdout' | 'stderr', chunk: Buffer): { chunkSeq: number } {
-    if (stream !== 'stdout' && stream !== 'stderr')
-      throw new VaultError('BAD_OUTPUT', `Output stream must be stdout or stderr, not ${String(stream)}.`);
-    return this.write(() =>
+  appendOutput(eventId: string, stream: OutputStream, chunk: Buffer): { chunkSeq: number } {
+    this.appendOutputs(eventId, [{ stream, data: chunk }]);
+    return { chunkSeq: this.openOutputs.get(eventId)![stream].next - 1 };
+  }
+
+  appendOutputs(eventId: string, chunks: readonly OutputChunk[]): void {
+    for (const { stream, data } of chunks) {
+      if (stream !== 'stdout' && stream !== 'stderr')
+        throw new VaultError('BAD_OUTPUT', `Output stream must be stdout or stderr, not ${String(stream)}.`);
+      if (!Buffer.isBuffer(data)) throw new VaultError('BAD_OUTPUT', 'An output chunk must be a Buffer.');
+    }
+    if (chunks.length === 0) return;
+    // The tally is staged on copies and kept only once the transaction has committed, so a batch that fails
+    // (a full disk, say) leaves both the table and the tally as they were.
+    const tally = this.write(() =>
       this.db
         .transaction(() => {
-          const owner = this.eventById.get(eventId);
-          if (owner?.type !== 'CMD_EXEC')
-            throw new VaultError('BAD_OUTPUT', `Output belongs to a CMD_EXEC event; ${eventId} is not one.`);
-          if (this.sealFor.get(owner.seq, eventId))
-            throw new VaultError(
-              'BAD_OUTPUT',
-              `The output of ${eventId} is sealed; no more chunks can be added.`,
-            );
-          const chunkSeq = (this.lastChunk.get(eventId, stream)?.n ?? -1) + 1;
-          this.insertOutput.run(eventId, stream, chunkSeq, chunk);
-          return { chunkSeq };
+          const staged = copyTally(this.outputTally(eventId, 'Output belongs to a CMD_EXEC event'));
+          for (const { stream, data } of chunks) {
+            const t = staged[stream];
+            this.insertOutput.run(eventId, stream, t.next, data);
+            t.next++;
+            t.chunks++;
+            t.bytes += data.length;
+            t.hash.update(data);
+          }
+          return staged;
         })
         .immediate(),
     );
+    this.openOutputs.set(eventId, tally);
   }
 
   sealOutput(eventId: string, sessionId: string, extra: Record<string, unknown> = {}): Appended {
-    return this.write(() =>
+    const sealed = this.write(() =>
       this.db
         .transaction(() => {
-          const owner = this.eventById.get(eventId);
-          if (owner?.type !== 'CMD_EXEC')
-            throw new VaultError('BAD_OUTPUT', `${eventId} is not a CMD_EXEC event.`);
-          if (this.sealFor.get(owner.seq, eventId))
-            throw new VaultError('BAD_OUTPUT', `The output of ${eventId} is already sealed.`);
-          const digests = outputDigests(this.chunksOf.all(eventId));
+          const tally = this.outputTally(eventId, 'Only a CMD_EXEC event has output to seal');
           const [sealed] = this.batch([
-            { type: 'CMD_EXEC', sessionId, payload: { ...extra, sealOf: eventId, ...digests } },
+            {
+              type: 'CMD_EXEC',
+              sessionId,
+              payload: { ...extra, sealOf: eventId, ...tallyDigests(tally) },
+            },
           ]);
           return sealed!;
         })
         .immediate(),
     );
+    this.openOutputs.delete(eventId);
+    return sealed;
+  }
+
+  /** The tally of an open output; checks, the first time only, that it exists and is not sealed. */
+  private outputTally(eventId: string, notCommand: string): OutputTally {
+    const known = this.openOutputs.get(eventId);
+    if (known) return known;
+    const owner = this.eventById.get(eventId);
+    if (owner?.type !== 'CMD_EXEC')
+      throw new VaultError('BAD_OUTPUT', `${notCommand}; ${eventId} is not one.`);
+    if (this.sealFor.get(owner.seq, eventId))
+      throw new VaultError(
+        'BAD_OUTPUT',
+        `The output of ${eventId} is sealed; nothing more can be added or sealed.`,
+      );
+    const tally = emptyTally();
+    // Streamed row by row: an output left open by a killed writer may be gigabytes.
+    for (const c of this.chunksOf.iterate(eventId)) {
+      const t = tally[c.stream as OutputStream];
+      t.next = c.chunk_seq + 1;
+      t.chunks++;
+      t.bytes += c.data.length;
+      t.hash.update(c.data);
+    }
+    this.openOutputs.set(eventId, tally);
+    return tally;
   }
 
   head(): Head {
@@ -387,25 +458,40 @@ class SqliteVault implements Vault {
   }
 }
 
-/** Per-stream size, chunk count and sha256 over the chunks in order: what a seal event commits to. */
+const emptyTally = (): OutputTally => ({
+  stdout: { next: 0, chunks: 0, bytes: 0, hash: createHash('sha256') },
+  stderr: { next: 0, chunks: 0, bytes: 0, hash: createHash('sha256') },
+});
+
+const copyTally = (t: OutputTally): OutputTally => ({
+  stdout: { ...t.stdout, hash: t.stdout.hash.copy() },
+  stderr: { ...t.stderr, hash: t.stderr.hash.copy() },
+});
+
+/** What a seal commits to; digests a copy, so a seal that fails leaves the tally usable. */
+function tallyDigests(t: OutputTally): { stdout: OutputDigest; stderr: OutputDigest } {
+  const digest = (s: StreamTally): OutputDigest => ({
+    bytes: s.bytes,
+    chunks: s.chunks,
+    sha256: s.hash.copy().digest('hex'),
+  });
+  return { stdout: digest(t.stdout), stderr: digest(t.stderr) };
+}
+
+/**
+ * Per-stream size, chunk count and sha256 over the chunks in order: what a seal event commits to. Takes the
+ * chunks as an iterable so a caller can stream them from SQLite without holding the whole output.
+ */
 export function outputDigests(chunks: Iterable<{ stream: string; data: Buffer }>): {
   stdout: OutputDigest;
   stderr: OutputDigest;
 } {
-  const acc = {
-    stdout: { h: createHash('sha256'), bytes: 0, chunks: 0 },
-    stderr: { h: createHash('sha256'), bytes: 0, chunks: 0 },
-  };
+  const tally = emptyTally();
   for (const c of chunks) {
-    const a = c.stream === 'stderr' ? acc.stderr : acc.stdout;
-    a.h.update(c.data);
-    a.bytes += c.data.length;
-    a.chunks++;
+    const t = c.stream === 'stderr' ? tally.stderr : tally.stdout;
+    t.hash.update(c.data);
+    t.bytes += c.data.length;
+    t.chunks++;
   }
-  const done = (a: typeof acc.stdout): OutputDigest => ({
-    bytes: a.bytes,
-    chunks: a.chunks,
-    sha256: a.h.digest('hex'),
-  });
-  return { stdout: done(acc.stdout), stderr: done(acc.stderr) };
+  return tallyDigests(tally);
 }
