@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestAppliance, type TestAppliance } from '../support/appliance.ts';
 import type { Browser } from '../support/browser.ts';
-import { errorOf, firstSignIn, newBrowser, whoAmI } from '../support/sign-in-flow.ts';
+import { errorOf, firstSignIn, newBrowser, signedInUser, whoAmI } from '../support/sign-in-flow.ts';
 
 const NEW_PASSWORD = 'a long enough passphrase';
 
@@ -34,6 +34,33 @@ describe('session idle expiry', () => {
     expect(errorOf(expired).message).toContain('expired');
     const rows = await relay.db.sql`SELECT 1 FROM console_sessions`;
     expect(rows.length).toBe(0);
+  });
+});
+
+describe('a console socket that only listens', () => {
+  let relay: TestAppliance;
+  let b: Browser;
+
+  beforeAll(async () => {
+    // The clean-up sweep runs every 200 ms here instead of every minute.
+    relay = await startTestAppliance('pglite', { sessionIdleSeconds: 2, sweepIntervalMs: 200 });
+    b = newBrowser(relay.dataDir);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await relay?.stop();
+  });
+
+  it('is cut off once its session has sat idle past the timeout, though it never sent an event', async () => {
+    await firstSignIn(b, relay.url, relay.signIn.firstAdminPassword!, NEW_PASSWORD);
+    const user = await signedInUser(b, relay);
+    const socket = await user.socket();
+    const closed = new Promise<string>((resolve) => socket.on('disconnect', (reason) => resolve(reason)));
+    // Silent from here on: only the sweep can notice that the session has expired.
+    expect(await closed).toBe('io server disconnect');
+    const rows = await relay.db.sql`SELECT 1 FROM console_sessions`;
+    expect(rows.length).toBe(0);
+    await user.close();
   });
 });
 

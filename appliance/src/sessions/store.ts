@@ -151,11 +151,16 @@ export class SessionStore {
     };
   }
 
-  /** Deletes the sessions past their idle or absolute expiry; the `cleanup` job runs it. */
+  /**
+   * Deletes the sessions past their idle or absolute expiry; the `cleanup` job runs it. Listeners hear of each,
+   * so a console socket that only listens is cut off too, not just one that sends an event.
+   */
   async prune(): Promise<number> {
-    const removed = await this.sql`
+    const removed = await this.sql<{ id_hash: Buffer }[]>`
       DELETE FROM console_sessions
-      WHERE expires_at < now() OR last_seen_at < now() - ${this.lifetimes.idleSeconds}::int * interval '1 second'`;
-    return removed.count;
+      WHERE expires_at < now() OR last_seen_at < now() - ${this.lifetimes.idleSeconds}::int * interval '1 second'
+      RETURNING id_hash`;
+    for (const { id_hash } of removed) for (const listener of this.endedListeners) listener(id_hash);
+    return removed.length;
   }
 }
