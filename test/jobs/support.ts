@@ -19,13 +19,17 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-/** Creates a slot and enrolls an operator for it; `start()` dials the relay and waits for the link. */
+/**
+ * Creates a slot and enrolls an operator for it; `start()` dials the relay and waits for the link. With
+ * `relays` (replicas) it dials them in turn, so it fails over when the one it is on dies.
+ */
 export async function addOperator(
   admin: AdminClient,
   relay: { url: string; caPin: string },
   workDir: string,
   name: string,
   org = 'acme',
+  relays?: string[],
 ): Promise<TestOperator> {
   const { apiKey, operator } = await admin.call<{ apiKey: string; operator: { id: string } }>(
     'POST',
@@ -52,6 +56,7 @@ export async function addOperator(
         fingerprint,
         signal: controller.signal,
         cwd,
+        relays,
         onConnected: () => (connected = true),
       });
       outcome.catch(() => {});

@@ -1,7 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '@dropops/appliance';
 import type { ExecOutcome } from '../../appliance/src/executions/service.ts';
@@ -11,28 +10,10 @@ import { startRelay, type RelayProcess } from '../../bench/lib.ts';
 import { openVault } from '../../operator/src/vault/index.ts';
 import { tempDir } from '../helpers.ts';
 import { capturedLogger, eventually } from '../support/appliance.ts';
-import { backends, hasRedis } from '../support/services.ts';
+import { backends, hasRedis, ownDatabase } from '../support/services.ts';
 
 const host = 'e5'.repeat(32);
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
-
-/** A database of this suite's own on the machine's PostgreSQL: the relay processes get it by URL. */
-async function ownDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `dropops_replicas_${randomBytes(5).toString('hex')}`;
-  const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(process.env.DATABASE_URL!);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const sql = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
-      await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await sql.end();
-    },
-  };
-}
 
 const exited = (relay: RelayProcess) => relay.child.exitCode !== null || relay.child.signalCode !== null;
 

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '@dropops/appliance';
 import { caFiles } from '@dropops/pki';
 import { queueNameFor } from '../../appliance/src/jobs/setup.ts';
-import { metricsTokenPath } from '../../appliance/src/observability/routes.ts';
-import { httpsGet } from '../support/operations.ts';
+import { approvalTokensSigned } from '../support/operations.ts';
 import type { BatchView, OperatorSlot } from '@dropops/protocol';
 import type { ExecOutcome } from '../../appliance/src/executions/service.ts';
 import { tempDir } from '../helpers.ts';
@@ -22,13 +21,6 @@ import { addOperator, batchEnded, runsInVault, type TestOperator } from '../jobs
 import { startWatchedRelay, type WatchedRelay } from './support.ts';
 
 const COMMAND = 'sleep 4; echo once >> ran.txt';
-
-async function approvalsSigned(relay: WatchedRelay): Promise<number> {
-  const ca = readFileSync(caFiles(join(relay.dataDir, 'pki')).rootCert, 'utf8');
-  const token = readFileSync(metricsTokenPath(relay.dataDir), 'utf8').trim();
-  const { text } = await httpsGet(relay.url, '/metrics', ca, { authorization: `Bearer ${token}` });
-  return Number(/^dropops_approval_tokens_signed_total (\d+)/m.exec(text)?.[1] ?? 0);
-}
 
 // Two relay processes sharing a PostgreSQL and a Redis of this suite's own; op-a and op-c are connected to
 // A, op-b to B. Redis (without persistence) stops in the middle of a batch over both, and comes back empty.
@@ -84,7 +76,7 @@ describe.runIf(hasPrivateServices())('Redis going away under two relays, and com
 
   it('finishes a batch that was in flight when Redis went away, each step once', async () => {
     // op-a (on A), op-b (on B), op-c (on A): whichever relay runs it, a step after the first crosses replicas.
-    const signedBefore = await Promise.all([relayA, relayB].map(approvalsSigned));
+    const signedBefore = await Promise.all([relayA, relayB].map(approvalTokensSigned));
     const { batch } = await viaA.call<{ batch: BatchView }>('POST', '/api/batches', {
       operators: ['op-a', 'op-b', 'op-c'],
       command: COMMAND,
@@ -100,7 +92,7 @@ describe.runIf(hasPrivateServices())('Redis going away under two relays, and com
     try {
       await eventually(async () => (await stepState(0)).running, 'the first step to run on its host', 60_000);
       // The relay that runs the batch signs its steps' approval tokens.
-      const signedAfter = await Promise.all([relayA, relayB].map(approvalsSigned));
+      const signedAfter = await Promise.all([relayA, relayB].map(approvalTokensSigned));
       const runner = signedAfter[0]! > signedBefore[0]! ? 'A' : 'B';
       const crossing = runner === 'A' ? 1 : 2;
       console.log(`relay ${runner} runs the batch; step ${crossing} crosses to the other replica`);

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { caFiles } from '@dropops/pki';
 import { enroll, runOperator, type RunOutcome } from '@dropops/operator';
+import { metricsTokenPath } from '../../appliance/src/observability/routes.ts';
 import { capturedLogger, eventually, type LogLine } from './appliance.ts';
 
 export interface Answer {
@@ -24,6 +27,14 @@ export function httpsGet(base: string, path: string, ca: string, headers: Record
     req.on('error', reject);
     req.end();
   });
+}
+
+/** How many approval tokens a relay process has signed, from its /metrics: the relay running a batch signs its steps'. */
+export async function approvalTokensSigned(relay: { url: string; dataDir: string }): Promise<number> {
+  const ca = readFileSync(caFiles(join(relay.dataDir, 'pki')).rootCert, 'utf8');
+  const token = readFileSync(metricsTokenPath(relay.dataDir), 'utf8').trim();
+  const { text } = await httpsGet(relay.url, '/metrics', ca, { authorization: `Bearer ${token}` });
+  return Number(/^dropops_approval_tokens_signed_total (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
 export interface RunningOperator {
