@@ -100,7 +100,8 @@ describe('a started appliance, read from its own log stream', () => {
     });
     const wrongKey = apiKey.slice(0, -8) + 'AAAAAAAA';
     const wrongToken = 'wrong-admin-token-0123456789abcdefghij';
-    secrets.push(adminToken, metricsToken, apiKey, apiKey.split('_').at(-1)!, wrongKey, wrongToken, keyBody);
+    // The key's secret part is its last 43 characters (base64url, which may itself hold a `_`).
+    secrets.push(adminToken, metricsToken, apiKey, apiKey.slice(-43), wrongKey, wrongToken, keyBody);
 
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
       jsonRequest(new URL(path, admin.relay.url), { method: 'POST', ca: rootCa, headers }, body);
