@@ -38,6 +38,12 @@ const operatorRef = (ref: string | undefined): string => {
   return encodeURIComponent(ref);
 };
 
+const hostPath = (path: string | undefined): string => {
+  if (!path?.startsWith('/'))
+    throw new AdminClientError('BAD_ARGUMENT', 'give the absolute path on the host, e.g. /etc/app.conf.');
+  return path;
+};
+
 /** The model's view of the output on stdout; the metadata the relay kept on stderr. */
 function showOutcome(outcome: ExecOutcome): number {
   if (outcome.modelOutput?.text) process.stdout.write(outcome.modelOutput.text);
@@ -49,6 +55,22 @@ function showOutcome(outcome: ExecOutcome): number {
       (r.error ? `\n${r.error.code}: ${r.error.message}` : ''),
   );
   return r.error || r.exitCode !== 0 ? ExitCode.failed : ExitCode.ok;
+}
+/** A write or restore: what it did, the ledger commits it made, the vault head, and what went wrong, if anything. */
+function showFileChange(
+  outcome: ExecOutcome,
+  values: Values,
+  done: (result: ExecOutcome['result']) => string,
+): number {
+  const r = outcome.result;
+  if (values.json) print(JSON.stringify(outcome, null, 2));
+  else
+    note(
+      `[${outcome.executionId}] ${outcome.reason}\n${done(r)}` +
+        `\nledger ${(r.ledgerCommits ?? []).join(' ') || '(unchanged)'} · vault head ${r.chainHead.seq}:${r.chainHead.hash}` +
+        (r.error ? `\n${r.error.code}: ${r.error.message}` : ''),
+    );
+  return r.error ? ExitCode.failed : ExitCode.ok;
 }
 const enrollHint = (relay: { url: string; caPin: string }, apiKey: string) =>
   `On the server, as the user the operator should run as:\n  npx dropops-operator enroll --relay ${relay.url} --api-key ${apiKey} --ca-pin ${relay.caPin}\n  npx dropops-operator run`;
@@ -267,12 +289,8 @@ const program: Program = {
         'expect-sha256': { type: 'string' },
         create: { type: 'boolean' },
       },
-      async run(values, [ref, path]) {
-        if (!path?.startsWith('/'))
-          throw new AdminClientError(
-            'BAD_ARGUMENT',
-            'give the absolute path on the host, e.g. /etc/app.conf.',
-          );
+      async run(values, [ref, given]) {
+        const path = hostPath(given);
         const from = required(values, 'from');
         const expected = values['expect-sha256'];
         if (expected !== undefined && values.create === true)
@@ -307,21 +325,46 @@ const program: Program = {
           },
           0,
         );
-        const r = outcome.result;
-        if (values.json) print(JSON.stringify(outcome, null, 2));
-        else {
-          const w = r.written;
-          note(
-            `[${outcome.executionId}] ${outcome.reason}\n` +
-              (w
-                ? `wrote ${w.bytes} B to ${path} · sha256 ${w.sha256} · ` +
-                  (w.previousSha256 ? `replaced sha256 ${w.previousSha256}` : 'new file')
-                : `wrote ${path}`) +
-              `\nledger ${(r.ledgerCommits ?? []).join(' ') || '(unchanged)'} · vault head ${r.chainHead.seq}:${r.chainHead.hash}` +
-              (r.error ? `\n${r.error.code}: ${r.error.message}` : ''),
-          );
-        }
-        return r.error ? ExitCode.failed : ExitCode.ok;
+        return showFileChange(outcome, values, ({ written: w }) =>
+          w
+            ? `wrote ${w.bytes} B to ${path} · sha256 ${w.sha256} · ` +
+              (w.previousSha256 ? `replaced sha256 ${w.previousSha256}` : 'new file')
+            : `wrote ${path}`,
+        );
+      },
+    },
+    'operator restore': {
+      summary:
+        'put one file on an operator back to a version in its Ledger Mirror (runs only with --approve)',
+      usage: 'OPERATOR PATH --to COMMIT [--approve] [--json]',
+      details: [
+        "PATH is the absolute path on the host; COMMIT is a full ledger commit id (from a run's ledger commits",
+        'or the FILE_MUTATION events in `operator history`), optionally followed by ^ or ~N: COMMIT^ is the',
+        'version before that commit. With --approve you approve restoring exactly that path to exactly that',
+        'version; the operator checks the signed approval itself, refuses protected paths even then, commits',
+        'what the file holds first (so the restore can be undone), and records the restore as its own commit.',
+        'On the host itself, its user runs `dropops-operator ledger restore` instead, without the appliance.',
+        'Exit code 1 when the restore is refused or fails.',
+      ].join('\n'),
+      options: { ...dataDirOption, ...jsonOption, to: { type: 'string' }, approve: { type: 'boolean' } },
+      async run(values, [ref, given]) {
+        const path = hostPath(given);
+        const commit = required(values, 'to');
+        const outcome = await client(values).call<ExecOutcome>(
+          'POST',
+          `/api/operators/${operatorRef(ref)}/restore`,
+          { path, commit, approve: values.approve === true },
+          0,
+        );
+        return showFileChange(
+          outcome,
+          values,
+          ({ restored: done }) =>
+            (done?.outcome === 'unchanged'
+              ? `${path} already held its version at ${done.from}; nothing written`
+              : `${done?.outcome === 'removed' ? 'removed' : 'restored'} ${path} (version at ${done?.from ?? commit})`) +
+            (done?.snapshot ? ` · saved what it held first as ${done.snapshot}` : ''),
+        );
       },
     },
     'operator history': {

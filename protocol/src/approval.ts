@@ -53,3 +53,11 @@ export function writeFileCommand(path: string, sha256: string, expectedSha256?: 
         : `sha256:${expectedSha256}`;
   return `write_file ${JSON.stringify(path)} sha256:${sha256} over ${over}`;
 }
+
+/**
+ * The command line an approval of a Ledger Mirror restore covers: `ledger_restore "<path>" to <commit>`, the
+ * path JSON-quoted and the revision as sent (a full commit id, optionally with `^` / `~N`, which never moves).
+ */
+export function restoreFileCommand(path: string, commit: string): string {
+  return `ledger_restore ${JSON.stringify(path)} to ${commit}`;
+}

@@ -96,6 +96,31 @@ export const WriteRequest = request.extend({
 });
 export type WriteRequest = z.infer<typeof WriteRequest>;
 
+/**
+ * A Ledger Mirror version: a full commit id, optionally followed by `^` or `~N` (`<id>^` is the version before
+ * that commit). No `HEAD` and no prefix, so the version an approval names cannot move after it is given.
+ */
+export const LedgerRevision = z
+  .string()
+  .max(80)
+  .regex(
+    /^[0-9a-f]{40}(?:\^|~[1-9][0-9]{0,3})*$/,
+    'a ledger version is a full commit id (40 lowercase hex digits), optionally followed by ^ or ~N',
+  );
+
+/**
+ * `ledger restore`: put one file back to the version a ledger commit holds (or remove it, where it did not
+ * exist then). Always needs an approval, for `restoreFileCommand(path, commit)`.
+ */
+export const RestoreRequest = request.extend({
+  kind: z.literal('restore'),
+  executionId: ExecutionId,
+  path: FilePath,
+  commit: LedgerRevision,
+  approval: approvalToken.optional(),
+});
+export type RestoreRequest = z.infer<typeof RestoreRequest>;
+
 /** What the relay may ask of an operator; anything else is refused. */
 export const RelayRequest = z.discriminatedUnion('kind', [
   FactsRequest,
@@ -103,6 +128,7 @@ export const RelayRequest = z.discriminatedUnion('kind', [
   HistoryRequest,
   CancelRequest,
   WriteRequest,
+  RestoreRequest,
 ]);
 export type RelayRequest = z.infer<typeof RelayRequest>;
 
@@ -149,6 +175,20 @@ export const ExecResult = z.object({
       previousSha256: sha256Hex.nullable(),
     })
     .optional(),
+  /**
+   * For a restore: the commit whose version was put back, whether the file was written, removed or already
+   * held it, and the commit that first saved what it had drifted to (null: nothing to save).
+   */
+  restored: z
+    .object({
+      from: z.string().regex(/^[0-9a-f]{40}$/),
+      outcome: z.enum(['written', 'removed', 'unchanged']),
+      snapshot: z
+        .string()
+        .regex(/^[0-9a-f]{40}$/)
+        .nullable(),
+    })
+    .optional(),
 });
 export type ExecResult = z.infer<typeof ExecResult>;
 
@@ -187,6 +227,12 @@ export const WriteFileRequest = z.object({
   path: FilePath,
   content: FileContent,
   expectedSha256: ExpectedSha256,
+  approve: z.boolean().default(false),
+});
+/** `POST /api/operators/:ref/restore`: a file back to a ledger version; it runs only when the caller approves it. */
+export const RestoreFileRequest = z.object({
+  path: FilePath,
+  commit: LedgerRevision,
   approve: z.boolean().default(false),
 });
 export const HistoryQuery = HistoryRequest.pick({ sessionId: true, afterSeq: true, limit: true });

@@ -29,6 +29,9 @@ export const ErrorCode = z.enum([
   'FILE_CHANGED',
   // The operator's Ledger Mirror cannot record a change (damaged, locked, disk full); nothing was run.
   'LEDGER_UNAVAILABLE',
+  // A restore naming a commit the host's Ledger Mirror does not have, or a path it never held.
+  'UNKNOWN_COMMIT',
+  'NOT_TRACKED',
   'ALREADY_EXECUTED',
   'EXECUTION_NOT_FOUND',
   'EXECUTION_FAILED',

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecAccepted, writeFileCommand } from '@dropops/protocol';
+import { ExecAccepted, restoreFileCommand, writeFileCommand } from '@dropops/protocol';
 import { signApproval } from '../../appliance/src/approvals/tokens.ts';
 import { ADMIN_IDENTITY } from '../../appliance/src/http/admin-auth.ts';
 import type { ExecOutcome } from '../../appliance/src/executions/service.ts';
@@ -69,6 +69,12 @@ describe.each(backends())('file changes through the link on %s', (backend) => {
   /** A write request straight through the hub, as a relay that lies could send it. */
   const rawWrite = (body: { path: string; content: string; approval?: string }, executionId = randomUUID()) =>
     relay.hub.ask(operator.id, { kind: 'write', executionId, ...body }, ExecAccepted);
+  const restore = (body: { path: string; commit: string; approve?: boolean }) =>
+    relay.admin.call<ExecOutcome>('POST', route('restore'), { approve: true, ...body });
+  const rawRestore = (
+    body: { path: string; commit: string; approval?: string },
+    executionId = randomUUID(),
+  ) => relay.hub.ask(operator.id, { kind: 'restore', executionId, ...body }, ExecAccepted);
   const token = async (command: string, executionId: string) =>
     (
       await signApproval(relay.ca.approvalKey.privateKey, {
@@ -262,6 +268,92 @@ describe.each(backends())('file changes through the link on %s', (backend) => {
     expect(readFileSync(path, 'utf8')).toBe('changed by hand\n');
     expect((await events('DENIAL')).some((d) => String(d.payload.reason).includes('REPLAYED'))).toBe(true);
   });
+
+  /** A file written twice through the link: the commits holding its first and its second version. */
+  const twoVersions = async (name: string) => {
+    const path = join(cwd, name);
+    const first = await write({ path, content: b64('version 1\n') });
+    const second = await write({ path, content: b64('version 2\n') });
+    return { path, v1: first.result.ledgerCommits![0]!, v2: second.result.ledgerCommits![0]! };
+  };
+
+  it('restores a file to a ledger version only with an approval, as a commit naming execution and approver', async () => {
+    const { path, v1, v2 } = await twoVersions('restore.conf');
+    writeFileSync(path, 'drifted by hand\n');
+
+    expect(await refusalOf(restore({ path, commit: `${v2}^`, approve: false }))).toBe('APPROVAL_REQUIRED');
+    expect(readFileSync(path, 'utf8')).toBe('drifted by hand\n');
+    // A version the ledger does not have is refused with its own code; HEAD and prefixes are not versions.
+    expect(await refusalOf(restore({ path, commit: 'f'.repeat(40) }))).toBe('UNKNOWN_COMMIT');
+    expect(await refusalOf(restore({ path, commit: 'HEAD' }))).toBe('BAD_REQUEST');
+    expect(await refusalOf(restore({ path: join(cwd, 'never-held'), commit: v1 }))).toBe('NOT_TRACKED');
+    expect(readFileSync(path, 'utf8')).toBe('drifted by hand\n');
+
+    const done = await restore({ path, commit: `${v2}^` });
+    expect(done.mode).toBe('approved');
+    expect(done.result.error).toBeNull();
+    expect(readFileSync(path, 'utf8')).toBe('version 1\n');
+    expect(done.result.restored).toMatchObject({ from: v1, outcome: 'written' });
+    const [commit] = done.result.ledgerCommits!;
+    expect(done.result.ledgerCommits).toHaveLength(1);
+    expect(git(ledgerDir, 'show', `${commit}:${path.slice(1)}`)).toBe('version 1\n');
+    expect(trailer(commit!, 'Execution-Id')).toBe(done.executionId);
+    expect(trailer(commit!, 'Approved-By')).toBe(ADMIN_IDENTITY);
+    expect(trailer(commit!, 'Restored-From')).toBe(v1);
+    // What the file had drifted to was committed first, so the restore itself can be undone.
+    const snapshot = done.result.restored!.snapshot!;
+    expect(git(ledgerDir, 'show', `${snapshot}:${path.slice(1)}`)).toBe('drifted by hand\n');
+    expect(git(ledgerDir, 'rev-parse', `${commit}^`).trim()).toBe(snapshot);
+
+    const [mutation] = (await events('FILE_MUTATION')).filter(
+      (e) => e.payload.executionId === done.executionId,
+    );
+    expect(mutation!.payload).toMatchObject({ commit, path, approver: ADMIN_IDENTITY });
+    const [row] = await relay.db.sql<
+      { kind: string; state: string; command_sha256: string; ledger_commits: string[] }[]
+    >`SELECT kind, state, command_sha256, ledger_commits FROM executions WHERE id = ${done.executionId}`;
+    expect(row).toMatchObject({
+      kind: 'restore',
+      state: 'finished',
+      command_sha256: sha256(restoreFileCommand(path, `${v2}^`)),
+      ledger_commits: [commit],
+    });
+    expect(JSON.stringify(done)).not.toContain('version 1');
+    git(ledgerDir, 'fsck', '--strict');
+  });
+
+  it('refuses a restore token for another version and a protected path, restoring nothing', async () => {
+    const { path, v1, v2 } = await twoVersions('pinned.conf');
+    const id = randomUUID();
+    const approvedFor = await token(restoreFileCommand(path, v2), id);
+    expect(await refusalOf(rawRestore({ path, commit: v1, approval: approvedFor }, id))).toBe(
+      'APPROVAL_REJECTED',
+    );
+    expect(readFileSync(path, 'utf8')).toBe('version 2\n');
+    expect((await events('DENIAL')).some((d) => String(d.payload.reason).includes('WRONG_COMMAND'))).toBe(
+      true,
+    );
+
+    const victim = join(stateDir, 'operator.json');
+    const before = readFileSync(victim);
+    for (const target of [victim, '/etc/shadow', join(cwd, '..', 'state', 'operator.json')])
+      expect(await refusalOf(restore({ path: target, commit: v1 })), target).toBe('PATH_REFUSED');
+    expect(readFileSync(victim).equals(before)).toBe(true);
+  });
+
+  it('dropops-appliance operator restore puts a file back and explains refusals', async () => {
+    const { path, v1 } = await twoVersions('cli-restore.conf');
+    const cli = bin('dropops-appliance');
+    const args = ['operator', 'restore', operator.id, path, '--to', v1, '--data-dir', relay.dataDir];
+    const refused = await run(cli, args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('APPROVAL_REQUIRED');
+    expect(readFileSync(path, 'utf8')).toBe('version 2\n');
+    const done = await run(cli, [...args, '--approve']);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toContain(`restored ${path}`);
+    expect(readFileSync(path, 'utf8')).toBe('version 1\n');
+  }, 180_000);
 
   it('dropops-appliance operator write sends a local file and explains refusals', async () => {
     const cli = bin('dropops-appliance');

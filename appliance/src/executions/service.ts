@@ -3,6 +3,7 @@ import {
   ExecAccepted,
   ExecutionId,
   History,
+  restoreFileCommand,
   writeFileCommand,
   type ExecResult,
   type ModelOutput,
@@ -11,7 +12,7 @@ import type { Logger } from 'pino';
 import { RelayError } from '../errors.ts';
 import type { SlotRow } from '../operators/slots.ts';
 import type { OperatorHub, RequestBody } from '../relay/operator-hub.ts';
-import type { ExecutionStore } from './store.ts';
+import type { ExecutionRow, ExecutionStore } from './store.ts';
 import type { ExecutionTracker, Settled } from './tracker.ts';
 
 /** Signs the token an operator checks before it runs a state change; the relay holds the only signing key. */
@@ -41,19 +42,29 @@ export interface Run {
   approver?: string;
 }
 
-/** What a run carries: a command line, or for `write_file` one file's new bytes (base64). */
+/** What a run carries: a command line, for `write_file` one file's new bytes (base64), or a ledger restore. */
 export type Work =
   | { command: string; timeoutMs?: number }
-  | { write: { path: string; content: string; expectedSha256?: string | null } };
+  | { write: { path: string; content: string; expectedSha256?: string | null } }
+  | { restore: { path: string; commit: string } };
 
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 /**
  * The request a run sends, without its approval, and the exact command line an approval of it covers: the
  * command itself, or for a write `writeFileCommand` naming the path, the new bytes' sha256 and the
- * precondition, so the approver approves exactly those bytes there.
+ * precondition, so the approver approves exactly those bytes there; for a restore `restoreFileCommand` naming
+ * the path and the ledger version.
  */
-function describe(work: Work): { kind: 'exec' | 'write'; approved: string; body: RequestBody } {
+function describe(work: Work): { kind: ExecutionRow['kind']; approved: string; body: RequestBody } {
+  if ('restore' in work) {
+    const { path, commit } = work.restore;
+    return {
+      kind: 'restore',
+      approved: restoreFileCommand(path, commit),
+      body: { kind: 'restore', path, commit },
+    };
+  }
   if ('write' in work) {
     const { path, content, expectedSha256 } = work.write;
     return {
@@ -88,6 +99,11 @@ export class ExecutionService {
 
   /** `write_file`: the host writes these bytes only with an approval for exactly them (see `describe`). */
   write(run: Run & Extract<Work, { write: unknown }>): Promise<ExecOutcome> {
+    return this.dispatch(run);
+  }
+
+  /** `ledger restore`: the host puts the file back to that version only with an approval for exactly it. */
+  restore(run: Run & Extract<Work, { restore: unknown }>): Promise<ExecOutcome> {
     return this.dispatch(run);
   }
 

@@ -4,8 +4,11 @@ import type { Sql } from '../db/database.ts';
 export interface ExecutionRow {
   id: string;
   operator_id: string;
-  kind: 'exec' | 'write';
-  /** For a write, of `writeFileCommand(...)`, which names the path and the new bytes' sha256. */
+  kind: 'exec' | 'write' | 'restore';
+  /**
+   * For a write, of `writeFileCommand(...)`, which names the path and the new bytes' sha256; for a restore, of
+   * `restoreFileCommand(path, commit)`.
+   */
   command_sha256: string;
   requested_by: string;
   approved_by: string | null;

@@ -5,6 +5,7 @@ import {
   CreateOperatorRequest,
   ExecCommandRequest,
   HistoryQuery,
+  RestoreFileRequest,
   WriteFileRequest,
   type OperatorSlot,
 } from '@dropops/protocol';
@@ -185,6 +186,18 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = await deps.executions.write({
       slot,
       write: { path: input.path, content: input.content, expectedSha256: input.expectedSha256 },
+      requestedBy: ADMIN_IDENTITY,
+      approver: input.approve ? ADMIN_IDENTITY : undefined,
+    });
+  });
+
+  // Restoring is a state change like a write: the host runs it only with the approval signed here.
+  router.post('/api/operators/:ref/restore', admin, async (ctx) => {
+    const input = parseInput(RestoreFileRequest, ctx.request.body, 'ledger restore');
+    const slot = await deps.slots.find(ctx.params.ref!);
+    ctx.body = await deps.executions.restore({
+      slot,
+      restore: { path: input.path, commit: input.commit },
       requestedBy: ADMIN_IDENTITY,
       approver: input.approve ? ADMIN_IDENTITY : undefined,
     });

@@ -84,6 +84,8 @@ export interface Restored {
   commit: string | null;
   /** The commit that first saved what the file held when it differed from the ledger (else null). */
   snapshot: string | null;
+  /** What the restore commit changed (null when unchanged). */
+  change: Change | null;
 }
 
 export interface Ledger {
@@ -108,6 +110,8 @@ export interface Ledger {
    * its path, or removes it when the file did not exist then, and commits that.
    */
   restore(file: string, revision: string, meta: RestoreMeta): Promise<Restored>;
+  /** The commit a revision names, or `UNKNOWN_COMMIT`: for refusing a restore before it is approved. */
+  resolve(revision: string): Promise<string>;
 }
 
 export interface OpenLedgerOptions {
@@ -265,7 +269,7 @@ class GitLedger implements Ledger {
     if (there?.isDirectory()) throw notRegular(path, there);
     const components = treeComponents(path);
     return this.lock.run(async () => {
-      const from = await this.resolveRevision(revision);
+      const from = await this.resolve(revision);
       const version = await lookup(this.store, (await this.store.readCommit(from)).tree, components);
       // Removing a file is only a restore when the ledger once held it; anything else would be a deletion.
       if (!version && (await this.history(path).next()).done)
@@ -283,7 +287,7 @@ class GitLedger implements Ledger {
       );
       const current = await lookup(this.store, this.known!.tree, components);
       if (sameBlob(current, version))
-        return { path, from, outcome: 'unchanged', commit: null, snapshot: snapshot.commit };
+        return { path, from, outcome: 'unchanged', commit: null, snapshot: snapshot.commit, change: null };
       if (version)
         writeAtomically(path, await this.store.readBlob(version.oid), {
           executable: version.mode === EXEC_MODE,
@@ -301,6 +305,7 @@ class GitLedger implements Ledger {
         outcome: version ? 'written' : 'removed',
         commit: done.commit,
         snapshot: snapshot.commit,
+        change: done.changed[0] ?? null,
       };
     });
   }
@@ -395,7 +400,7 @@ class GitLedger implements Ledger {
   }
 
   /** A commit id or prefix, or HEAD, optionally followed by `^` and `~N` steps along first parents. */
-  private async resolveRevision(revision: string): Promise<string> {
+  async resolve(revision: string): Promise<string> {
     const unknown = (why: string) =>
       new LedgerError(
         'UNKNOWN_COMMIT',

@@ -5,7 +5,7 @@ import { readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import type { WireError } from '@dropops/protocol';
 import type { Logger } from 'pino';
-import { LedgerError, openLedger, type Ledger } from '../ledger/index.ts';
+import { LedgerError, openLedger, type Change, type Ledger, type Restored } from '../ledger/index.ts';
 import { lstatOrNull } from '../ledger/paths.ts';
 import { VaultError, type Vault } from '../vault/index.ts';
 import { Refusal } from './refusal.ts';
@@ -46,12 +46,20 @@ const PATH_CODES = new Set(['PATH_OUTSIDE_TREE', 'NOT_A_REGULAR_FILE', 'FILE_UNR
 
 function refusalOf(err: unknown): unknown {
   if (!(err instanceof LedgerError)) return err;
+  if (err.code === 'UNKNOWN_COMMIT' || err.code === 'NOT_TRACKED') return new Refusal(err.code, err.message);
   return PATH_CODES.has(err.code)
     ? new Refusal('PATH_REFUSED', `the Ledger Mirror cannot record this change: ${err.message}`)
     : new Refusal(
         'LEDGER_UNAVAILABLE',
         `the Ledger Mirror cannot record changes, so nothing was changed: ${err.message}`,
       );
+}
+
+/** The change is made but recording it stopped: the ledger or the vault failed after `recorded` file(s). */
+function recordingFailed(err: unknown, recorded: number): WireError {
+  const code = err instanceof VaultError ? 'VAULT_UNAVAILABLE' : 'LEDGER_UNAVAILABLE';
+  const message = `the change was made, but recording it failed after ${recorded} file(s): ${(err as Error).message}`;
+  return { code, message: message.slice(0, 1000) };
 }
 
 /** A FIFO, socket or device holds no bytes to mirror; a missing path or a directory reads as "no file". */
@@ -122,21 +130,64 @@ export class ChangeMirror {
           continue;
         }
         if (!committed.commit) continue;
-        const [change] = committed.changed;
-        const file = { path, commit: committed.commit, before: change!.before, after: change!.after };
-        this.deps.vault.append({
-          type: 'FILE_MUTATION',
-          sessionId: this.deps.sessionId,
-          payload: { ...meta, ...file, mode: change!.mode },
-        });
-        mirrored.push(file);
+        mirrored.push(this.mutated(path, committed.commit, committed.changed[0]!, meta));
       }
       return { mirrored, failure: null };
     } catch (err) {
-      const code = err instanceof VaultError ? 'VAULT_UNAVAILABLE' : 'LEDGER_UNAVAILABLE';
-      const message = `the change was made, but recording it failed after ${mirrored.length} file(s): ${(err as Error).message}`;
-      return { mirrored, failure: { code, message: message.slice(0, 1000) } };
+      return { mirrored, failure: recordingFailed(err, mirrored.length) };
     }
+  }
+
+  /** The commit a ledger revision names; `UNKNOWN_COMMIT` is refused before the approval is looked at. */
+  async resolve(revision: string): Promise<string> {
+    const ledger = await this.ledger();
+    try {
+      return await ledger.resolve(revision);
+    } catch (err) {
+      throw refusalOf(err);
+    }
+  }
+
+  /**
+   * Puts `path` back to its version at `revision` through the ledger's own restore (which commits what the
+   * file drifted to first) and appends the FILE_MUTATION for the restore commit. A `Refusal` means the file
+   * is as it was; a vault that fails after the restore is reported in `failure`.
+   */
+  async restore(
+    path: string,
+    revision: string,
+    meta: ChangeMeta,
+  ): Promise<{ restored: Restored; mirrored: MirroredFile[]; failure: WireError | null }> {
+    const ledger = await this.ledger();
+    let restored: Restored;
+    try {
+      restored = await ledger.restore(path, revision, meta);
+    } catch (err) {
+      throw err instanceof LedgerError && (err.code === 'RESTORE_FAILED' || err.code === 'WRITE_FAILED')
+        ? new Refusal('EXECUTION_FAILED', err.message)
+        : refusalOf(err);
+    }
+    if (!restored.commit || !restored.change) return { restored, mirrored: [], failure: null };
+    try {
+      return {
+        restored,
+        mirrored: [this.mutated(restored.path, restored.commit, restored.change, meta)],
+        failure: null,
+      };
+    } catch (err) {
+      return { restored, mirrored: [], failure: recordingFailed(err, 0) };
+    }
+  }
+
+  /** One file's ledger commit as a FILE_MUTATION event. */
+  private mutated(path: string, commit: string, change: Change, meta: ChangeMeta): MirroredFile {
+    const file = { path, commit, before: change.before, after: change.after };
+    this.deps.vault.append({
+      type: 'FILE_MUTATION',
+      sessionId: this.deps.sessionId,
+      payload: { ...meta, ...file, mode: change.mode },
+    });
+    return file;
   }
 
   /** Opens the ledger on first use; one that cannot be opened refuses each change until it is repaired. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import {
+  restoreFileCommand,
   writeFileCommand,
   type ErrorCode,
   type ExecAccepted,
@@ -10,6 +11,7 @@ import {
   type HistoryRequest,
   type ModelOutput,
   type RelayRequest,
+  type RestoreRequest,
   type WireError,
   type WriteRequest,
 } from '@dropops/protocol';
@@ -21,6 +23,7 @@ import {
   ChangeMirror,
   type ChangeMeta,
   type ChangeSet,
+  type MirroredFile,
   type PendingChange,
 } from '../mirror/change-mirror.ts';
 import { Refusal } from '../mirror/refusal.ts';
@@ -89,6 +92,8 @@ export class RequestHandler {
         return this.admitOnce(request.executionId, () => this.exec(request));
       case 'write':
         return this.admitOnce(request.executionId, () => this.write(request));
+      case 'restore':
+        return this.admitOnce(request.executionId, () => this.restore(request));
       case 'history':
         return { ok: true, result: this.history(request) };
       case 'cancel': {
@@ -213,6 +218,57 @@ export class RequestHandler {
     } catch (err) {
       return this.refused(err, executionId, command);
     }
+    return this.fileChanged(executionId, started, `write_file approved by ${approval.grant.approver}`, done, {
+      written: done.written,
+    });
+  }
+
+  /**
+   * `ledger restore` through the appliance: the file back to an approved ledger version, never at a protected
+   * path. Path, protection and commit are checked before the token, so each refusal changes nothing.
+   */
+  private async restore(request: RestoreRequest): Promise<Answer> {
+    const { executionId, path, commit } = request;
+    if (this.alreadyRan(executionId))
+      return refuse('ALREADY_EXECUTED', `execution ${executionId} already ran here; it is never run twice.`);
+    const command = restoreFileCommand(path, commit);
+    const started = performance.now();
+    try {
+      this.refuseProtected(path);
+      this.refuseProtected((await this.mirror.plan([path])).paths[0]!);
+      await this.mirror.resolve(commit);
+    } catch (err) {
+      return this.refused(err, executionId, command);
+    }
+    const approval = await this.checkApproval(request.approval, command, executionId);
+    if (!approval.ok) return approval.answer;
+    this.record.started(executionId);
+    let done: Awaited<ReturnType<ChangeMirror['restore']>>;
+    try {
+      done = await this.mirror.restore(path, commit, metaOf(executionId, approval.grant));
+    } catch (err) {
+      return this.refused(err, executionId, command);
+    }
+    const { from, outcome, snapshot } = done.restored;
+    return this.fileChanged(
+      executionId,
+      started,
+      `ledger restore approved by ${approval.grant.approver}`,
+      done,
+      {
+        restored: { from, outcome, snapshot },
+      },
+    );
+  }
+
+  /** A write or restore is done before the ack: the verdict now, its metadata-only result right after. */
+  private fileChanged(
+    executionId: string,
+    started: number,
+    reason: string,
+    done: { mirrored: MirroredFile[]; failure: WireError | null },
+    detail: Pick<ExecResult, 'written' | 'restored'>,
+  ): Answer {
     const result: ExecResult = {
       executionId,
       mode: 'approved',
@@ -225,17 +281,13 @@ export class RequestHandler {
       chainHead: this.deps.vault.head(),
       error: done.failure,
       ledgerCommits: done.mirrored.map((m) => m.commit),
-      written: done.written,
+      ...detail,
     };
     // After the acknowledgement, as for a command: the relay learns the verdict first, then the result.
     setImmediate(() => this.deps.deliver({ executionId, text: '', truncated: false, totalBytes: 0 }, result));
     return {
       ok: true,
-      result: {
-        executionId,
-        mode: 'approved',
-        reason: `write_file approved by ${approval.grant.approver}`,
-      } satisfies ExecAccepted,
+      result: { executionId, mode: 'approved', reason } satisfies ExecAccepted,
     };
   }
 
