@@ -11,13 +11,11 @@ import {
   type Values,
 } from '@dropops/protocol/cli';
 import { caFiles, PkiError } from '@dropops/pki';
-import { signInHelp } from './auth/sign-in.ts';
 import { AdminClient, AdminClientError } from './admin-client.ts';
 import { batchCommands } from './batches/cli-verbs.ts';
 import { approvalCommands } from './approvals/cli-verbs.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { serveUntilSignalled } from './lifecycle/signals.ts';
-import { startAppliance } from './start.ts';
 
 const dataDirOption = { 'data-dir': { type: 'string' as const }, url: { type: 'string' as const } };
 const jsonOption = { json: { type: 'boolean' as const } };
@@ -149,6 +147,12 @@ const program: Program = {
           redisUrl: values['redis-url'],
           logLevel: values['log-level'],
         });
+        // Loaded here, not at the top: the relay's modules (oidc-provider among them) are not needed by the
+        // admin verbs, and oidc-provider prints a runtime warning on Node 20 when it loads.
+        const [{ startAppliance }, { signInHelp }] = await Promise.all([
+          import('./start.ts'),
+          import('./auth/sign-in.ts'),
+        ]);
         const appliance = await startAppliance(config);
         print(
           [
