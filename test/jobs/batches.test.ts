@@ -248,7 +248,9 @@ describe.each(setups)('approved batches on $label', (setup) => {
     await eventually(async () => (await checkedAt()) > before, 'another sweep', 30_000);
   });
 
-  it.runIf(setup.backend === 'pglite')(
+  // The CLI talks to whichever relay its data dir names; one setup is enough for it.
+  const onOneSetup = setup.backend === 'pglite' ? it : () => undefined;
+  onOneSetup(
     'drives batches from the command line',
     async () => {
       // The data dir goes before `--`: what follows it is the command.

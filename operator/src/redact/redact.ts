@@ -11,30 +11,51 @@ interface Candidate extends SecretSpan {
   priority: number;
 }
 
-export const marker = (kind: string) => `[REDACTED:${kind}]`;
+/** Kinds are few: one flat marker string each, instead of a new concatenation per secret. */
+const markers = new Map<string, string>();
+export function marker(kind: string): string {
+  let m = markers.get(kind);
+  if (m === undefined) markers.set(kind, (m = `[REDACTED:${kind}]`));
+  return m;
+}
 
 /**
  * Most detectors start with a distinctive literal; one combined alternation scans the text once for all of
  * them (about twice as fast as one pass per rule). The scan carries no named groups and no match indices
- * (with dozens of rules those made every match allocate for every group); it only says where and which rule
- * matched, and that rule alone then runs sticky at that position for its groups. At one position an
- * alternation takes its first alternative that matches, and that alternative on its own matches the same.
+ * (with dozens of rules those made every match allocate for every group): each rule keeps only its secret
+ * group `s`, so which group is set says which rule matched, and since the secret ends the match its
+ * position follows from the match's end. At one position an alternation takes its first alternative that
+ * matches, and that alternative on its own matches the same, so this equals running the rule alone.
  */
 const COMBINED_RULES = RULES.filter((r) => !r.standalone);
 const STANDALONE_RULES = RULES.filter((r) => r.standalone);
-const unnamed = (source: string) => source.replace(/\(\?<([A-Za-z][A-Za-z0-9]*)>/g, '(?:');
+const secretOnly = (source: string) =>
+  source.replace(/\(\?<([A-Za-z][A-Za-z0-9]*)>/g, (_all, name: string) => (name === 's' ? '(' : '(?:'));
 const groupCount = (source: string) => new RegExp(`${source}|`).exec('')!.length - 1;
-/** The capture group number that says rule i matched. */
-const RULE_GROUP: number[] = [];
+// A regex atom: an escape, a character class, or any other character but a parenthesis; a plain atom
+// is not `|` either.
+const ATOM = String.raw`(?:\\.|\[(?:\\.|[^\]\\])*\]|[^()\\[])`;
+const PLAIN_ATOM = String.raw`(?:\\.|\[(?:\\.|[^\]\\])*\]|[^()\\[|])`;
+/**
+ * The source is a sequence without top-level alternation (so a match always sets the secret), then
+ * `(?<s>...)`, then only lookaheads (they consume nothing, so the secret ends the match).
+ */
+const SECRET_LAST = new RegExp(
+  String.raw`^(?:${PLAIN_ATOM}|\(${ATOM}*\))*(\(\?<s>(?:${ATOM}|\(${ATOM}*\))*\)(?:\(\?[=!]${ATOM}*\))*)$`,
+);
+/** The capture group number that holds rule i's secret. */
+const SECRET_GROUP: number[] = [];
 {
   let next = 1;
   for (const r of COMBINED_RULES) {
-    RULE_GROUP.push(next);
-    next += 1 + groupCount(unnamed(r.re.source));
+    const last = SECRET_LAST.exec(r.re.source);
+    if (!last)
+      throw new Error(`redaction rule ${r.kind} must end with its secret group (?<s>...) or be standalone`);
+    SECRET_GROUP.push(next + groupCount(secretOnly(r.re.source.slice(0, -last[1]!.length))));
+    next += groupCount(secretOnly(r.re.source));
   }
 }
-const COMBINED = new RegExp(COMBINED_RULES.map((r) => `(${unnamed(r.re.source)})`).join('|'), 'g');
-const STICKY = COMBINED_RULES.map((r) => new RegExp(r.re.source, r.re.flags.replace('g', '') + 'y'));
+const COMBINED = new RegExp(COMBINED_RULES.map((r) => secretOnly(r.re.source)).join('|'), 'g');
 const PGPASS_HEAD = RULES.filter((r) => r.pgpass).map((r) => ({
   rule: r,
   re: new RegExp(r.re.source.slice(2), 'dy'),
@@ -45,60 +66,77 @@ function push(
   out: Candidate[],
   rule: Rule,
   m: RegExpExecArray,
-  whole: [number, number],
-  group: [number, number] | undefined,
-  lead: [number, number] | undefined,
+  start: number,
+  end: number,
 ): void {
-  const idx: [number, number] = group ? [group[0], group[1]] : [lead ? lead[0] : whole[0], whole[1]];
-  const secret = text.slice(idx[0], idx[1]);
-  const kind = rule.accept ? rule.accept(m, secret) : rule.kind;
+  const kind = rule.accept ? rule.accept(m, text.slice(start, end)) : rule.kind;
   if (kind === null) return;
-  let end = idx[1];
   // A trailing newline or escaped `\n` belongs to the surrounding text, not to the key.
   if (kind === 'private-key') {
-    while (end > idx[0]) {
+    while (end > start) {
       const c = text.charCodeAt(end - 1);
       if (c === 10 || c === 13 || c === 32 || c === 9) end--;
       else if ((c === 110 || c === 114) && text.charCodeAt(end - 2) === 92) end -= 2;
       else break;
     }
   }
-  out.push({ kind, start: idx[0], end, priority: rule.priority });
+  out.push({ kind, start, end, priority: rule.priority });
 }
+
+/** Pushes a match's secret: group `s`, else from `lead`/`leadb` to the end, else the whole match. */
+function pushIndexed(text: string, out: Candidate[], rule: Rule, m: RegExpExecArray): void {
+  const ix = m.indices!;
+  const inner = ix.groups?.s;
+  if (inner) return push(text, out, rule, m, inner[0], inner[1]);
+  const lead = ix.groups?.lead ?? ix.groups?.leadb;
+  push(text, out, rule, m, lead ? lead[0] : m.index, ix[0]![1]);
+}
+
+/**
+ * A standalone rule whose secret is the whole match or ends it is located from the match alone: match
+ * indices (the `d` flag) allocate on every match, so only the other rules ask for them.
+ */
+const STANDALONE = STANDALONE_RULES.map((rule) => {
+  const src = rule.re.source;
+  const positional = !/\(\?<lead/.test(src) && (!src.includes('(?<s>') || SECRET_LAST.test(src));
+  return { rule, positional, re: positional ? new RegExp(src, rule.re.flags.replace('d', '')) : rule.re };
+});
 
 function runCombined(text: string, re: RegExp, out: Candidate[]): boolean {
   const m = re.exec(text);
   if (m === null) return false;
   let i = 0;
-  while (m[RULE_GROUP[i]!] === undefined) i++;
-  const sticky = STICKY[i]!;
-  sticky.lastIndex = m.index;
-  const own = sticky.exec(text)!;
-  const ix = own.indices!;
-  const inner = ix.groups?.s;
-  push(text, out, COMBINED_RULES[i]!, own, ix[0]!, inner, ix.groups?.lead ?? ix.groups?.leadb);
+  while (m[SECRET_GROUP[i]!] === undefined) i++;
+  const rule = COMBINED_RULES[i]!;
+  const secret = m[SECRET_GROUP[i]!]!;
+  const end = m.index + m[0].length;
+  const start = end - secret.length;
+  const kind = rule.accept ? rule.accept(m, secret) : rule.kind;
+  if (kind !== null) out.push({ kind, start, end, priority: rule.priority });
   // A context rule (`Bearer <x>`) must not hide a more specific token inside its value.
-  if (inner && inner[0] > m.index) re.lastIndex = inner[0];
+  if (start > m.index) re.lastIndex = start;
   return true;
 }
 
 function runRules(text: string, out: Candidate[]): void {
   COMBINED.lastIndex = 0;
   while (runCombined(text, COMBINED, out));
-  for (const rule of STANDALONE_RULES) {
+  for (const { rule, positional, re } of STANDALONE) {
     if (rule.gate && !rule.gate.some((g) => text.includes(g))) continue;
-    const re = rule.re;
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      const ix = m.indices;
-      if (!ix) continue;
-      push(text, out, rule, m, ix[0]!, ix.groups?.s, ix.groups?.lead ?? ix.groups?.leadb);
+      if (!positional) pushIndexed(text, out, rule, m);
+      else {
+        const end = m.index + m[0].length;
+        const secret = m.groups?.s;
+        push(text, out, rule, m, secret === undefined ? m.index : end - secret.length, end);
+      }
     }
   }
   for (const { rule, re } of PGPASS_HEAD) {
     re.lastIndex = 0;
     const m = re.exec(text);
-    if (m?.indices) push(text, out, rule, m, m.indices[0]!, m.indices.groups?.s, undefined);
+    if (m) pushIndexed(text, out, rule, m);
   }
 }
 
@@ -147,9 +185,10 @@ function scanKeyValues(text: string, out: Candidate[]): void {
     while (ke < text.length && ke - ks < MAX_KEY + 8 && isKeyChar(text.charCodeAt(ke))) ke++;
     KEYWORD.lastIndex = ke;
     if (ks > 0 && isKeyChar(text.charCodeAt(ks - 1))) continue;
-    let key = text.slice(ks, ke);
-    const dashed = key.startsWith('-');
-    key = key.replace(/^-+/, '');
+    let nameStart = ks;
+    while (text.charCodeAt(nameStart) === 45) nameStart++;
+    const dashed = nameStart > ks;
+    const key = text.slice(nameStart, ke);
     const before = ks > 0 ? text.charCodeAt(ks - 1) : -1;
     // `$PASSWORD`, `${TOKEN}` and `/etc/secret` are references, not assignments.
     if (

@@ -16,7 +16,10 @@ export interface Rule {
   standalone?: boolean;
   /** Lower wins when two detectors claim exactly the same span. */
   priority: number;
-  /** Returns the kind to use, or null to reject the match (placeholders, public keys...). */
+  /**
+   * Returns the kind to use, or null to reject the match (placeholders, public keys...). For a rule in the
+   * combined scan, `match` is that scan's match: its groups are not the rule's, so look at `secret`.
+   */
   accept?: (match: RegExpExecArray, secret: string) => string | null;
 }
 
@@ -66,23 +69,17 @@ const DB_SCHEMES = new Set([
   'memcached',
 ]);
 
+// Checked on every candidate value, so each is one anchored regex: masks, template and variable
+// references (the secret lives elsewhere), and code such as `os.getenv(...)`.
+const PLACEHOLDER_SHAPE =
+  /^(?:[*xX•.#?_-]+$|\$|%\(|%s|\{\{|<[^>]*>$|\{[A-Za-z_]+\}$|process\.env|os\.environ|os\.getenv|ENV\[|getenv\(|secrets\.|vault:|ref\+|[A-Za-z_][\w.]*\(|\[REDACTED)/;
+const PLACEHOLDER_WORD =
+  /^(?:null|none|nil|undefined|true|false|yes|no|redacted|hidden|masked|secret|password|string|str|number|int|bool|boolean|bytes|env|required|optional|todo|tbd|n\/a)$/i;
+
 /** Values that stand in for a secret rather than being one. */
 export function isPlaceholder(value: string): boolean {
   const v = value.trim();
-  if (v === '') return true;
-  if (v.startsWith('[REDACTED')) return true;
-  if (/^[*xX•.#?_-]+$/.test(v)) return true;
-  if (
-    /^(?:null|none|nil|undefined|true|false|yes|no|redacted|hidden|masked|secret|password|string|str|number|int|bool|boolean|bytes|env|required|optional|todo|tbd|n\/a)$/i.test(
-      v,
-    )
-  )
-    return true;
-  // Template and variable references: the secret lives elsewhere.
-  if (/^(?:\$|%\(|%s|\{\{|<[^>]*>$|\{[A-Za-z_]+\}$)/.test(v)) return true;
-  if (/^(?:process\.env|os\.environ|os\.getenv|ENV\[|getenv\(|secrets\.|vault:|ref\+)/.test(v)) return true;
-  if (/^[A-Za-z_][\w.]*\(/.test(v)) return true;
-  return false;
+  return v === '' || PLACEHOLDER_SHAPE.test(v) || PLACEHOLDER_WORD.test(v);
 }
 
 // Base64 may start with a slash too; a path is low-entropy.
