@@ -199,6 +199,11 @@ export const ROUTES: Record<string, RouteRule> = {
     path: adminOperator('/write'),
     body: () => ({ path: '/tmp/dropops-matrix.txt', content: 'aGk=', approve: true }),
   },
+  'POST /api/operators/:ref/restore': {
+    access: admin,
+    path: adminOperator('/restore'),
+    body: () => ({ path: '/tmp/dropops-matrix.txt', commit: '0'.repeat(40), approve: true }),
+  },
   'POST /api/operators/:ref/history': { access: admin, path: adminOperator('/history'), body: () => ({}) },
   'GET /api/operators/:ref/executions': { access: admin, path: adminOperator('/executions') },
   'POST /api/operators/:ref/tags': {
