@@ -1,6 +1,7 @@
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { urlWithoutPassword } from '../security/secrets.ts';
 import {
   JOB_CONCURRENCY,
   JOB_POLICY,
@@ -21,17 +22,6 @@ const WORKER_TIMING = { lockDuration: 20_000, stalledInterval: 10_000, maxStalle
 const CONNECT_TIMEOUT_MS = 10_000;
 const KEY_PREFIX = 'dropops';
 
-/** The URL as it may appear in a log or an error: without its password. */
-function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
 async function connect(url: string, log: Logger): Promise<Redis> {
   // BullMQ needs maxRetriesPerRequest: null so that blocking commands survive a Redis restart.
   const redis = new Redis(url, {
@@ -49,7 +39,7 @@ async function connect(url: string, log: Logger): Promise<Redis> {
     redis.disconnect();
     throw new JobQueueError(
       'JOBS_UNAVAILABLE',
-      `cannot reach Redis at ${safeUrl(url)} (${(err as Error).message}); start Redis, or unset REDIS_URL to run jobs in process.`,
+      `cannot reach Redis at ${urlWithoutPassword(url)} (${(err as Error).message}); start Redis, or unset REDIS_URL to run jobs in process.`,
     );
   }
   return redis;

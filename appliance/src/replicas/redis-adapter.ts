@@ -3,6 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
+import { urlWithoutPassword } from '../security/secrets.ts';
 
 /** The relay could not reach the Redis it was told to share operators through. */
 export class RedisUnreachableError extends Error {
@@ -12,13 +13,6 @@ export class RedisUnreachableError extends Error {
 
 export interface ReplicaLink {
   close(): Promise<void>;
-}
-
-/** The URL without its password, for messages and logs. */
-function shown(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }
 
 /**
@@ -48,7 +42,7 @@ export async function joinReplicas(
     pub.disconnect();
     sub.disconnect();
     throw new RedisUnreachableError(
-      `cannot reach Redis at ${shown(redisUrl)} (${(lastError ?? (err as Error)).message}); check REDIS_URL and that Redis runs, or unset it for a single replica.`,
+      `cannot reach Redis at ${urlWithoutPassword(redisUrl)} (${(lastError ?? (err as Error)).message}); check REDIS_URL and that Redis runs, or unset it for a single replica.`,
     );
   }
   const appliance = createHash('sha256').update(rootCertPem).digest('hex').slice(0, 16);
@@ -59,7 +53,10 @@ export async function joinReplicas(
       publishOnSpecificResponseChannel: true,
     }),
   );
-  log.info({ redis: shown(redisUrl) }, 'sharing operators with the other replicas through Redis');
+  log.info(
+    { redis: urlWithoutPassword(redisUrl) },
+    'sharing operators with the other replicas through Redis',
+  );
   return {
     async close() {
       await Promise.allSettled([pub.quit(), sub.quit()]);

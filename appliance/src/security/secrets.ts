@@ -8,3 +8,14 @@ export const sha256 = (value: string): Buffer => createHash('sha256').update(val
 /** Compares two secrets in constant time (through their digests, so their lengths leak nothing either). */
 export const sameSecret = (presented: string, expected: string): boolean =>
   timingSafeEqual(sha256(presented), sha256(expected));
+
+/** A service URL as it may appear in a log line or an error message: without its password. */
+export function urlWithoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
