@@ -2,8 +2,9 @@
 // browser does it (the same plain HTML forms), then holding a /console socket with the session's cookies.
 import { CONSOLE_SERVER_EVENT, type ConversationEvent } from '@dropops/protocol';
 import { BINDING_COOKIE, SESSION_COOKIE } from '../appliance/src/sessions/cookies.ts';
-import { Browser, formOf, type Page } from '../test/support/browser.ts';
+import { Browser } from '../test/support/browser.ts';
 import { consoleSocket, relayRoot } from '../test/support/console-user.ts';
+import { firstSignIn } from '../test/support/sign-in-flow.ts';
 import type { RelayProcess } from './lib.ts';
 
 /** How long one socket event or awaited console event may take before the benchmark reports a hang. */
@@ -23,42 +24,19 @@ export interface ConsoleSession {
   close(): Promise<void>;
 }
 
-/** Posts the first form of `page` with `fields`, from the relay's own origin, as the browser would. */
-function submit(browser: Browser, page: Page, fields: Record<string, string>): Promise<Page> {
-  const form = formOf(page);
-  return browser.go(form.action, {
-    form: { ...form.fields, ...fields },
-    headers: { origin: new URL(page.url).origin },
-  });
-}
-
 /** The first administrator's first sign-in: the one-time password, a new password, back to the callback. */
-async function firstSignIn(browser: Browser, relay: RelayProcess): Promise<void> {
+async function signInAsFirstAdmin(browser: Browser, relay: RelayProcess): Promise<void> {
   const oneTimePassword = relay.oneTimePassword();
   if (!oneTimePassword)
     throw new Error('the relay printed no one-time password; start it on an empty data directory.');
-  const { page: login } = await browser.follow(`${relay.url}/auth/login`);
-  const change = await submit(browser, login, { username: 'admin', password: oneTimePassword });
-  if (!change.text.includes('Choose a new password'))
-    throw new Error(
-      `the sign-in did not ask for a new password (${change.status}): ${change.text.slice(0, 300)}`,
-    );
-  const newPassword = 'a benchmark passphrase, long enough';
-  const finished = await submit(browser, change, {
-    password: oneTimePassword,
-    newPassword,
-    confirm: newPassword,
-  });
-  if (finished.status !== 303 || !finished.location)
-    throw new Error(`the password change did not finish the sign-in (${finished.status}).`);
-  await browser.follow(finished.location);
+  await firstSignIn(browser, relay.url, oneTimePassword, 'a benchmark passphrase, long enough');
   if (!browser.cookie(SESSION_COOKIE)) throw new Error('the sign-in set no session cookie.');
 }
 
 /** Signs in as the embedded admin and connects a /console socket with that browser's cookies. */
 export async function signInToConsole(relay: RelayProcess): Promise<ConsoleSession> {
   const browser = new Browser([relayRoot(relay)]);
-  await firstSignIn(browser, relay);
+  await signInAsFirstAdmin(browser, relay);
   const socket = await consoleSocket(relay, {
     cookie: `${SESSION_COOKIE}=${browser.cookie(SESSION_COOKIE)}; ${BINDING_COOKIE}=${browser.cookie(BINDING_COOKIE)}`,
     origin: new URL(relay.url).origin,

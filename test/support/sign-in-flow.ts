@@ -2,10 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caFiles } from '@dropops/pki';
 import { CSRF_HEADER, SessionView } from '@dropops/protocol';
-import { expect } from 'vitest';
 import { BINDING_COOKIE, SESSION_COOKIE } from '../../appliance/src/sessions/cookies.ts';
 import { Browser, formOf, type Page } from './browser.ts';
 import { consoleUser, type ConsoleUser } from './console-user.ts';
+
+/** Fails the caller (a test, or a benchmark outside vitest) with what the page said. */
+function check(holds: boolean, what: string, page?: Page): void {
+  if (!holds) throw new Error(page ? `${what} (HTTP ${page.status}): ${page.text.slice(0, 500)}` : what);
+}
 
 /** The relay's root CA, the only root the scripted browsers trust. */
 export const rootOf = (dataDir: string) => readFileSync(caFiles(join(dataDir, 'pki')).rootCert, 'utf8');
@@ -18,8 +22,7 @@ export const originOf = (url: string) => ({ origin: new URL(url).origin });
 /** From /auth/login through the provider's redirects to the page that asks for a password. */
 export async function openLoginPage(browser: Browser, relayUrl: string): Promise<Page> {
   const { page } = await browser.follow(`${relayUrl}/auth/login`);
-  expect(page.status, page.text).toBe(200);
-  expect(page.text).toContain('name="password"');
+  check(page.status === 200 && page.text.includes('name="password"'), 'no password form at sign-in', page);
   return page;
 }
 
@@ -34,10 +37,10 @@ export async function followToCallback(
   browser: Browser,
   finished: Page,
 ): Promise<{ page: Page; callback: string; callbackResponse: Page }> {
-  expect(finished.status, finished.text).toBe(303);
+  check(finished.status === 303, 'the interaction did not finish with a redirect', finished);
   const { page, pages } = await browser.follow(finished.location!);
   const callbackResponse = pages.find((hop) => new URL(hop.url).pathname === '/auth/callback');
-  expect(callbackResponse, `no callback among ${pages.map((p) => p.url).join(', ')}`).toBeDefined();
+  check(callbackResponse !== undefined, `no callback among ${pages.map((p) => p.url).join(', ')}`);
   return { page, callback: callbackResponse!.url, callbackResponse: callbackResponse! };
 }
 
@@ -68,8 +71,11 @@ export async function changeOneTimePassword(
   username = 'admin',
 ): Promise<Page> {
   const change = await submit(browser, login, { username, password: oneTimePassword });
-  expect(change.status, change.text).toBe(200);
-  expect(change.text).toContain('Choose a new password');
+  check(
+    change.status === 200 && change.text.includes('Choose a new password'),
+    'the one-time password did not lead to the change-password page',
+    change,
+  );
   return submit(browser, change, { password: oneTimePassword, newPassword, confirm: newPassword });
 }
 
@@ -81,7 +87,7 @@ export async function signIn(browser: Browser, relayUrl: string, username: strin
 
 export async function whoAmI(browser: Browser, relayUrl: string): Promise<SessionView> {
   const page = await browser.go(`${relayUrl}/api/session`);
-  expect(page.status, page.text).toBe(200);
+  check(page.status === 200, 'GET /api/session failed', page);
   return SessionView.parse(page.json());
 }
 
