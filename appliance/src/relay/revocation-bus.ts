@@ -53,6 +53,9 @@ export class RevocationBus {
   }
 
   async stop(): Promise<void> {
-    await this.unlisten?.();
+    // With the database already gone there is no subscription left to end, and shutdown must go on.
+    await this.unlisten?.().catch((err: unknown) =>
+      this.log.debug({ err }, 'the revocation subscription ended with its connection'),
+    );
   }
 }
